@@ -1,0 +1,232 @@
+"""Per-video feature files: discovery by id, loading, validation and the feature period.
+
+Discovery matches every file of ``features_dir`` against ``feature_pattern`` (a glob in which
+``{video_id}`` stands for the recording id), so a folder holding both ``1_7.npy`` and
+``1_7.npz`` under a pattern like ``{video_id}.*`` is an error listing both files instead of the
+notebook's "whichever ``os.listdir`` returns first". macOS ``._*`` sidecars are ignored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import os
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from steploc.errors import InputError
+
+#: Keys tried, in order, in an ``.npz`` (or a dict saved in a ``.pt``) when none is configured.
+DEFAULT_ARRAY_KEYS = ("arr_0", "features")
+SUPPORTED_SUFFIXES = (".npy", ".npz", ".pt")
+ID_PLACEHOLDER = "{video_id}"
+
+
+def _split_pattern(pattern: str) -> tuple[str, str]:
+    if pattern.count(ID_PLACEHOLDER) != 1:
+        raise InputError(f"feature_pattern {pattern!r} must contain {ID_PLACEHOLDER} exactly once")
+    before, after = pattern.split(ID_PLACEHOLDER)
+    if any(c in before for c in "*?["):
+        raise InputError(
+            f"feature_pattern {pattern!r}: wildcards are allowed only after {ID_PLACEHOLDER}"
+        )
+    return before, after
+
+
+def discover_feature_files(features_dir: str | Path, pattern: str,
+                           video_ids: Iterable[str]) -> tuple[dict[str, Path], list[str]]:
+    """Map each video id to its one feature file.
+
+    A file belongs to video ``v`` when its name matches ``pattern`` with ``{video_id}`` replaced
+    by ``v`` (glob wildcards allowed after the id). Every id is tested against every prefix of
+    the name, so with a pattern like ``{video_id}*`` the file ``1_70.npy`` is a candidate of both
+    ``1_7`` and ``1_70``, and both are reported instead of one being picked silently.
+
+    Returns ``(found, missing)``; two or more candidate files for one id raise
+    :class:`InputError` listing them all.
+    """
+    features_dir = Path(features_dir)
+    if not features_dir.is_dir():
+        raise InputError("features directory does not exist", path=features_dir)
+    before, after = _split_pattern(pattern)
+    wanted = set(video_ids)
+    candidates: dict[str, list[Path]] = {}
+    for entry in os.scandir(features_dir):
+        name = entry.name
+        if name.startswith("._") or not name.startswith(before) or not entry.is_file():
+            continue
+        rest = name[len(before):]
+        for cut in range(1, len(rest) + 1):
+            vid = rest[:cut]
+            if vid in wanted and fnmatch.fnmatchcase(rest[cut:], after):
+                candidates.setdefault(vid, []).append(Path(entry.path))
+    found: dict[str, Path] = {}
+    for vid in sorted(wanted):
+        files = sorted(candidates.get(vid, []))
+        if len(files) > 1:
+            raise InputError(
+                f"{len(files)} feature files match pattern {pattern!r}: "
+                + ", ".join(str(f) for f in files)
+                + "; make the pattern match exactly one",
+                video=vid,
+            )
+        if files:
+            found[vid] = files[0]
+    missing = sorted(wanted - set(found))
+    return found, missing
+
+
+def _select_key(keys: list[str], key: str | None, path: Path, video: str | None) -> str:
+    if key is not None:
+        if key not in keys:
+            raise InputError(f"array key {key!r} not in the file (keys: {keys})", video=video, path=path)
+        return key
+    for k in DEFAULT_ARRAY_KEYS:
+        if k in keys:
+            return k
+    raise InputError(
+        f"no array key given and none of {list(DEFAULT_ARRAY_KEYS)} in the file (keys: {keys}); "
+        "set features.array_key",
+        video=video,
+        path=path,
+    )
+
+
+def read_feature_shape(path: str | Path, key: str | None = None, video: str | None = None
+                       ) -> tuple[tuple[int, ...], str]:
+    """Shape and dtype of a feature file, reading only its header where the format allows."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            return tuple(arr.shape), str(arr.dtype)
+        if suffix == ".npz":
+            with zipfile.ZipFile(path) as zf:
+                keys = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+                k = _select_key(keys, key, path, video)
+                with zf.open(k + ".npy") as fh:
+                    version = np.lib.format.read_magic(fh)
+                    shape, _, dtype = np.lib.format._read_array_header(fh, version)
+                return tuple(shape), str(dtype)
+        if suffix == ".pt":
+            arr = load_feature_array(path, key, video)
+            return tuple(arr.shape), str(arr.dtype)
+    except InputError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"cannot read feature file: {exc}", video=video, path=path) from exc
+    raise InputError(
+        f"unsupported feature file type {suffix!r} (supported: {', '.join(SUPPORTED_SUFFIXES)})",
+        video=video,
+        path=path,
+    )
+
+
+def load_feature_array(path: str | Path, key: str | None = None, video: str | None = None
+                       ) -> np.ndarray:
+    """Load a feature file as stored (``.npy``, ``.npz`` or ``.pt``), without validation."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                return data[_select_key(list(data.files), key, path, video)]
+        if suffix == ".pt":
+            import torch  # only needed for .pt files
+
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(obj, dict):
+                obj = obj[_select_key([str(k) for k in obj], key, path, video)]
+            if not isinstance(obj, torch.Tensor):
+                raise InputError(f"expected a tensor, found {type(obj).__name__}", video=video, path=path)
+            return obj.detach().cpu().numpy()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+        raise InputError(f"cannot read feature file: {exc}", video=video, path=path) from exc
+    raise InputError(
+        f"unsupported feature file type {suffix!r} (supported: {', '.join(SUPPORTED_SUFFIXES)})",
+        video=video,
+        path=path,
+    )
+
+
+def check_feature_shape(shape: tuple[int, ...], path: str | Path, video: str | None) -> tuple[int, int]:
+    """``(n_features, feature_dim)`` of a 2-D ``(T, D)`` array, or of ``(T, 1, D)``."""
+    if len(shape) == 3 and shape[1] == 1:
+        shape = (shape[0], shape[2])
+    if len(shape) != 2:
+        raise InputError(f"expected a (T, D) array, got shape {shape}", video=video, path=path)
+    if shape[0] == 0 or shape[1] == 0:
+        raise InputError(f"empty feature array, shape {shape}", video=video, path=path)
+    return int(shape[0]), int(shape[1])
+
+
+def load_features(path: str | Path, key: str | None = None, video: str | None = None,
+                  expected_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Load and validate one video's features as a float32 ``(T, D)`` array.
+
+    Rejects non-numeric data, arrays that are not 2-D (a ``(T, 1, D)`` array is squeezed),
+    empty arrays, NaN/Inf values and, when given, a shape other than ``expected_shape`` (the
+    file changed since the params table was built).
+    """
+    arr = load_feature_array(path, key, video)
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise InputError(f"feature array has non-numeric dtype {arr.dtype}", video=video, path=path)
+    n, d = check_feature_shape(tuple(arr.shape), path, video)
+    arr = np.ascontiguousarray(arr.reshape(n, d), dtype=np.float32)
+    if expected_shape is not None and (n, d) != tuple(expected_shape):
+        raise InputError(
+            f"feature array has shape {(n, d)} but the params table says {tuple(expected_shape)}; "
+            "rebuild results/params.parquet",
+            video=video,
+            path=path,
+        )
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad_rows = np.flatnonzero(~finite.all(axis=1))
+        raise InputError(
+            f"{(~finite).sum()} NaN/Inf value(s) in {len(bad_rows)} row(s), first at row "
+            f"{bad_rows[0]}",
+            video=video,
+            path=path,
+        )
+    return arr
+
+
+def feature_period(n_features: int, duration_s: float | None, configured_s: float | None,
+                   tolerance: float, video: str | None = None, path: str | Path | None = None
+                   ) -> float:
+    """Seconds between consecutive features: every timestamp derives from this number.
+
+    Configured, or inferred as ``duration_s / n_features``. When both exist they must agree
+    within ``tolerance`` (relative); otherwise this fails and prints both numbers. (The notebook's
+    fixed 16/30 s is 1.875x off for CaptainCook4D's 1-feature-per-second releases.)
+    """
+    inferred = None if duration_s is None or not math.isfinite(duration_s) else duration_s / n_features
+    if configured_s is None:
+        if inferred is None:
+            raise InputError(
+                "feature period unknown: configure features.period_s or give the video's "
+                "duration in the video metadata",
+                video=video,
+                path=path,
+            )
+        return float(inferred)
+    if configured_s <= 0:
+        raise InputError(f"features.period_s must be positive, got {configured_s}")
+    if inferred is not None and abs(inferred - configured_s) > tolerance * configured_s:
+        raise InputError(
+            f"feature period mismatch: configured {configured_s:.6g} s per feature, but the video "
+            f"lasts {duration_s:.6g} s over {n_features} features = {inferred:.6g} s per feature "
+            f"(ratio {inferred / configured_s:.4g}, tolerance {tolerance:.0%})",
+            video=video,
+            path=path,
+        )
+    return float(configured_s)
