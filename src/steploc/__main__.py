@@ -1,0 +1,5 @@
+import sys
+
+from steploc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""``python -m steploc <command>``: the entry points the workflow rules call.
+
+Rules call the installed package with ``shell:`` rather than ``script:``, so editing a script
+file never reruns every GPU job (``docs/snakemake.md`` §3.3, trap 1). Per-video arguments
+arrive as one JSON ``--spec`` so a job can carry one video or a whole shard of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from steploc.errors import InputError
+from steploc.runtime import pin_threads, setup_logging
+
+log = logging.getLogger("steploc")
+
+
+def _load_yaml_configs(paths: list[str]) -> dict:
+    import yaml
+
+    merged: dict = {}
+    for path in paths:
+        with open(path) as fh:
+            _deep_update(merged, yaml.safe_load(fh) or {})
+    return merged
+
+
+def _deep_update(base: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+
+
+def cmd_params(args: argparse.Namespace) -> None:
+    from steploc.params import build_params_table, write_params_table
+
+    table = build_params_table(json.loads(args.config_json))
+    write_params_table(table, args.out)
+    log.info("params table: %d videos (%d skipped) -> %s", len(table),
+             int((table["status"] != "ok").sum()), args.out)
+
+
+def cmd_hierarchy(args: argparse.Namespace) -> None:
+    from steploc.hierarchy import HierarchyVideo, run_hierarchy
+
+    spec = json.loads(args.spec)
+    run_hierarchy([HierarchyVideo(**v) for v in spec["videos"]], spec["model_name"],
+                  spec["model"], device=spec.get("device", "auto"),
+                  batch_size=int(spec.get("batch_size", 16)))
+
+
+def cmd_segment(args: argparse.Namespace) -> None:
+    from steploc.segment.job import SegmentVideo, run_segment
+
+    spec = json.loads(args.spec)
+    run_segment([SegmentVideo(**v) for v in spec["videos"]], spec["model_name"],
+                spec["setting_name"], spec["settings"])
+
+
+def cmd_summarize(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from steploc.summaries import summarize
+
+    table = pd.read_parquet(args.params)
+    files = {Path(f).name.removesuffix(".npz"): f for f in args.segments}
+    counts = summarize(table, files, args.model, args.setting, args.out_dir)
+    log.info("summary %s/%s: %s", args.model, args.setting, counts)
+
+
+def cmd_demo_features(args: argparse.Namespace) -> None:
+    from steploc.demo import write_demo_features
+
+    config = _load_yaml_configs(args.configfile)
+    out_dir = args.out_dir or config["features"]["dir"]
+    written = write_demo_features(config, out_dir, seed=args.seed, overwrite=args.overwrite)
+    log.info("wrote %d SYNTHETIC feature file(s) to %s", len(written), out_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="steploc", description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/OpenMP/torch threads (the rule's threads)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("params", help="build the params table")
+    p.add_argument("--config-json", required=True, help="the workflow config as JSON")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("hierarchy", help="node features of one or more videos")
+    p.add_argument("--spec", required=True, help="JSON: model_name, model, device, videos")
+    p.set_defaults(func=cmd_hierarchy)
+
+    p = sub.add_parser("segment", help="cluster and segment one or more videos")
+    p.add_argument("--spec", required=True, help="JSON: model_name, setting_name, settings, videos")
+    p.set_defaults(func=cmd_segment)
+
+    p = sub.add_parser("summarize", help="aggregate per-video segments into Parquet")
+    p.add_argument("--params", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--setting", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("segments", nargs="*", help="per-video segment .npz files")
+    p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("demo-features",
+                       help="write SYNTHETIC features for the configured videos (demo/tests)")
+    p.add_argument("--configfile", action="append", required=True,
+                   help="workflow config YAML (repeatable; later files override)")
+    p.add_argument("--out-dir", help="default: the config's features.dir")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_demo_features)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    pin_threads(args.threads)
+    try:
+        args.func(args)
+    except InputError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The hierarchy stage: per-video node features at a depth of the temporal hierarchy.
+
+Every model maps a video's ``(T, D)`` features to ``ceil(T / 2**depth)`` nodes; node ``j`` at
+depth ``d`` covers features ``[j * 2**d, (j + 1) * 2**d)`` clipped to the video, and its times
+are those feature indices times the video's real feature period.
+
+Models (``type`` in the config's ``models`` entries):
+
+* ``raw``: HiERO's encoder pooling without learned weights (``docs/hiero_spec.md`` §1.7): per
+  level, neighbour average ``(x[i-1] + 2 x[i] + x[i+1]) / 4`` (``(2 x0 + x1) / 3`` and
+  ``(x[n-2] + 2 x[n-1]) / 3`` at the ends), then keep the even nodes. The paper's "raw features
+  + spectral clustering" baseline.
+* ``hiero``: the HiERO model loaded from an official checkpoint (:mod:`steploc.hiero`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from steploc.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: Version of the hierarchy output layout; bump when the file contents change meaning.
+OUTPUT_FORMAT = 1
+
+
+def n_nodes_at_depth(n_features: int, depth: int) -> int:
+    """``ceil(T / 2**depth)``: odd lengths keep their last node, nothing is padded."""
+    return -(-n_features // (1 << depth))
+
+
+@dataclass(frozen=True)
+class NodeSpans:
+    """Which features and which seconds each node covers."""
+
+    start_feature: np.ndarray  # (n,) int64, inclusive
+    end_feature: np.ndarray  # (n,) int64, exclusive
+    start_s: np.ndarray  # (n,) float64
+    end_s: np.ndarray  # (n,) float64
+
+
+def node_spans(n_features: int, depth: int, period_s: float, duration_s: float | None = None
+               ) -> NodeSpans:
+    """Node ``j`` covers features ``[j 2^d, (j+1) 2^d)`` clipped to ``T``; seconds are feature
+    indices times ``period_s``, the last end clipped to the video (``T * period_s``, or the
+    video's duration when it is known and shorter: a last partial feature window)."""
+    block = 1 << depth
+    n = n_nodes_at_depth(n_features, depth)
+    start = np.arange(n, dtype=np.int64) * block
+    end = np.minimum(start + block, n_features)
+    video_end = n_features * period_s
+    if duration_s is not None and np.isfinite(duration_s):
+        video_end = min(video_end, float(duration_s))
+    start_s = np.minimum(start * period_s, video_end)
+    end_s = np.minimum(end * period_s, video_end)
+    return NodeSpans(start, end, start_s.astype(np.float64), end_s.astype(np.float64))
+
+
+class HierarchyModel(Protocol):
+    depth: int
+
+    def extract_batch(self, features: list[np.ndarray], periods: list[float]) -> list[np.ndarray]:
+        """Node features ``(ceil(T/2**depth), H)`` for each video, in order."""
+
+
+def select_device(device: str) -> str:
+    """``auto`` is CUDA when available, else CPU; an explicit ``cuda`` without one is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} requested but CUDA is not available")
+    return device
+
+
+def neighbour_average_pool(x, levels: int):
+    """Apply HiERO's pooling ``levels`` times to a ``(T, D)`` torch tensor (any device)."""
+    for _ in range(levels):
+        n = x.shape[0]
+        if n > 1:
+            padded_prev = x.new_zeros(x.shape)
+            padded_prev[1:] = x[:-1]
+            padded_next = x.new_zeros(x.shape)
+            padded_next[:-1] = x[1:]
+            weight = x.new_full((n, 1), 4.0)
+            weight[0] = weight[-1] = 3.0
+            x = (padded_prev + 2 * x + padded_next) / weight
+        x = x[::2]
+    return x
+
+
+class RawPooling:
+    """The ``raw`` model: parameter-free pooling to ``depth``."""
+
+    def __init__(self, depth: int = 2, device: str = "auto"):
+        self.depth = int(depth)
+        self.device = select_device(device)
+
+    def extract_batch(self, features: list[np.ndarray], periods: list[float]) -> list[np.ndarray]:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for x in features:
+                t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+                out.append(neighbour_average_pool(t, self.depth).cpu().numpy())
+        return out
+
+
+def build_model(model_config: dict, device: str = "auto") -> HierarchyModel:
+    """A hierarchy model from its config entry (``{"type": "raw", "depth": 2}``, ...)."""
+    kind = model_config.get("type")
+    depth = int(model_config.get("depth", 2))
+    if kind == "raw":
+        return RawPooling(depth=depth, device=device)
+    if kind == "hiero":
+        from steploc.hiero_adapter import HieroHierarchy
+
+        return HieroHierarchy(model_config, device=device)
+    raise InputError(f"unknown model type {kind!r} (known: raw, hiero)")
+
+
+@dataclass(frozen=True)
+class HierarchyVideo:
+    """What the hierarchy stage needs to know about one video (a row of the params table)."""
+
+    video_id: str
+    feature_path: str
+    n_features: int
+    feature_dim: int
+    feature_period_s: float
+    duration_s: float | None
+    output_path: str
+    array_key: str | None = None
+
+
+def hierarchy_record(video: HierarchyVideo, model_name: str, depth: int,
+                     node_features: np.ndarray | None, status: str = "ok", reason: str = "") -> dict:
+    spans = node_spans(video.n_features, depth, video.feature_period_s, video.duration_s)
+    n = len(spans.start_feature)
+    if node_features is not None and node_features.shape[0] != n:
+        raise RuntimeError(
+            f"model returned {node_features.shape[0]} nodes for video {video.video_id!r}, "
+            f"expected ceil({video.n_features}/2^{depth}) = {n}"
+        )
+    return {
+        "format": OUTPUT_FORMAT,
+        "video_id": video.video_id,
+        "model": model_name,
+        "status": status,
+        "reason": reason,
+        "depth": depth,
+        "n_features": video.n_features,
+        "feature_period_s": video.feature_period_s,
+        "duration_s": np.nan if video.duration_s is None else video.duration_s,
+        "node_features": (np.zeros((0, 0), np.float32) if node_features is None
+                          else node_features.astype(np.float32, copy=False)),
+        "node_start_feature": spans.start_feature,
+        "node_end_feature": spans.end_feature,
+        "node_start_s": spans.start_s,
+        "node_end_s": spans.end_s,
+    }
+
+
+def run_hierarchy(videos: list[HierarchyVideo], model_name: str, model_config: dict,
+                  device: str = "auto", batch_size: int = 16) -> None:
+    """Compute and write the hierarchy output of each video.
+
+    The model is built first, so a bad checkpoint fails before any video is read. Every video's
+    features are loaded and validated before anything is written: one bad file fails the whole
+    job with an error naming it, and no output is left behind.
+    """
+    from steploc.errors import VideoSkipped
+    from steploc.features import load_features
+    from steploc.io import write_npz
+
+    model = build_model(model_config, device=device)
+    log.info("model %r (%s) on %s, depth %d", model_name, model_config.get("type"),
+             getattr(model, "device", "cpu"), model.depth)
+    arrays = [
+        load_features(v.feature_path, v.array_key, v.video_id, (v.n_features, v.feature_dim))
+        for v in videos
+    ]
+    records = []
+    for start in range(0, len(videos), max(1, batch_size)):
+        chunk = videos[start:start + batch_size]
+        chunk_arrays = arrays[start:start + batch_size]
+        try:
+            outputs = model.extract_batch(chunk_arrays, [v.feature_period_s for v in chunk])
+        except VideoSkipped:
+            # One video of the batch cannot be processed: redo the batch one by one so the
+            # others still get their features and the short one a recorded skip.
+            outputs = []
+            for v, x in zip(chunk, chunk_arrays):
+                try:
+                    outputs.append(model.extract_batch([x], [v.feature_period_s])[0])
+                except VideoSkipped as skip:
+                    outputs.append(skip)
+        for v, out in zip(chunk, outputs):
+            if isinstance(out, VideoSkipped):
+                log.warning("video %s skipped: %s", v.video_id, out.reason)
+                records.append((v, hierarchy_record(v, model_name, model.depth, None,
+                                                    "skipped", out.reason)))
+            else:
+                records.append((v, hierarchy_record(v, model_name, model.depth, out)))
+    for v, record in records:
+        write_npz(v.output_path, record)
+        log.info("video %s: %d features -> %d nodes (%s)", v.video_id, v.n_features,
+                 len(record["node_start_feature"]), record["status"])
