@@ -1,0 +1,31 @@
+# steploc: zero-shot step localisation in procedural videos.
+#
+# annotations + task graphs -> params table -> hierarchy (GPU when present) per video
+#   -> segment (CPU) per video and clustering setting -> Parquet summaries
+#
+# Run: snakemake --cores N --resources gpu=1   (see README.md)
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, schema="workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/params.smk"
+include: "workflow/rules/hierarchy.smk"
+include: "workflow/rules/segment.smk"
+include: "workflow/rules/summarize.smk"
+
+
+rule all:
+    input:
+        "results/params.parquet",
+        all_summaries(),
+    default_target: True
+    localrule: True

@@ -1,0 +1,126 @@
+# Config, the params table (built at parse time) and the input/params functions of the rules.
+#
+# The params table is computed here, when the workflow is parsed, from the annotation files and
+# the feature folder: bad input (a missing feature file, two candidates for one id, a period that
+# disagrees with the video duration, a recipe without a task graph) fails before any job runs.
+# Per-video values reach jobs through `params:`, never through the shared params.parquet as an
+# input, so regenerating that table never reruns the GPU stage (docs: snakemake.md §3.3 trap 2).
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+import steploc
+from steploc.batching import assign_shards
+from steploc.errors import InputError
+from steploc.params import build_params_table
+
+# Jobs run `python -m steploc`. Put the interpreter that runs Snakemake (e.g. a venv's) first
+# on PATH so `python` is that one, without writing a machine-specific path into the command text
+# (a rerun trigger). With --sdm conda the job's activated env comes first and wins.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+try:
+    PARAMS = build_params_table(config)
+except InputError as exc:
+    raise WorkflowError(f"steploc: {exc}") from None
+
+VIDEO_ROWS = PARAMS.set_index("video_id", drop=False)
+VIDEOS = PARAMS.loc[PARAMS["status"] == "ok", "video_id"].tolist()
+MODELS = list(config["models"])
+SETTINGS = list(config["clustering"])
+SHARDS = assign_shards(VIDEOS, config["batching"]["shards"])
+RES = config["resources"]
+
+wildcard_constraints:
+    model="|".join(MODELS),
+    setting="|".join(SETTINGS),
+    video="|".join(VIDEOS) if VIDEOS else "$^",
+
+
+def hierarchy_path(model, video):
+    return f"results/hierarchy/{model}/{video}.npz"
+
+
+def segment_path(model, setting, video):
+    return f"results/segments/{model}/{setting}/{video}.npz"
+
+
+def feature_files(videos):
+    return [VIDEO_ROWS.at[v, "feature_path"] for v in videos]
+
+
+def _array_key():
+    return config["features"].get("array_key")
+
+
+def hierarchy_spec(model, videos):
+    """JSON for `steploc hierarchy`: only what the model and these videos' features need (no K,
+    no clustering settings), so clustering changes never rerun this stage."""
+    rows = VIDEO_ROWS.loc[videos]
+    return json.dumps({
+        "model_name": model,
+        "model": config["models"][model],
+        "device": config["device"],
+        "batch_size": RES["hierarchy"]["batch_size"],
+        "videos": [
+            {
+                "video_id": r.video_id,
+                "feature_path": r.feature_path,
+                "array_key": _array_key(),
+                "n_features": int(r.n_features),
+                "feature_dim": int(r.feature_dim),
+                "feature_period_s": float(r.feature_period_s),
+                "duration_s": None if r.duration_s != r.duration_s else float(r.duration_s),
+                "output_path": hierarchy_path(model, r.video_id),
+            }
+            for r in rows.itertuples(index=False)
+        ],
+    })
+
+
+def segment_spec(model, setting, videos):
+    rows = VIDEO_ROWS.loc[videos]
+    return json.dumps({
+        "model_name": model,
+        "setting_name": setting,
+        "settings": config["clustering"][setting],
+        # CPU rule: a new release of the package reruns clustering (cheap), never hierarchy.
+        "steploc_version": steploc.__version__,
+        "videos": [
+            {
+                "video_id": r.video_id,
+                "hierarchy_path": hierarchy_path(model, r.video_id),
+                "feature_path": r.feature_path,
+                "array_key": _array_key(),
+                "n_clusters": int(r.n_clusters),
+                "output_path": segment_path(model, setting, r.video_id),
+            }
+            for r in rows.itertuples(index=False)
+        ],
+    })
+
+
+def params_config_json():
+    """The config sections the params table depends on, as the job's one parameter."""
+    keys = ("annotations", "videos", "features", "params")
+    return json.dumps({k: config[k] for k in keys if k in config}, sort_keys=True)
+
+
+def annotation_inputs():
+    from steploc.params import annotation_paths
+
+    paths = annotation_paths(config["annotations"])
+    return [str(p) for p in paths.values() if p is not None]
+
+
+def all_summaries():
+    return expand(
+        "results/summary/{model}/{setting}/{name}.parquet",
+        model=MODELS,
+        setting=SETTINGS,
+        name=["segments", "step_embeddings", "videos"],
+    )
