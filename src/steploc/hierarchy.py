@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -68,8 +69,16 @@ class HierarchyModel(Protocol):
         """Node features ``(ceil(T/2**depth), H)`` for each video, in order."""
 
 
+def _nvidia_device_present() -> bool:
+    """Cheap test that CUDA cannot be available (no NVIDIA driver node), so a CPU-only job need
+    not import torch (about 0.8 s per job, paid for every shard of a batch)."""
+    return any(Path(p).exists() for p in ("/dev/nvidiactl", "/proc/driver/nvidia/version"))
+
+
 def select_device(device: str) -> str:
     """``auto`` is CUDA when available, else CPU; an explicit ``cuda`` without one is an error."""
+    if device == "cpu" or (device == "auto" and not _nvidia_device_present()):
+        return "cpu"
     import torch
 
     if device == "auto":
@@ -80,29 +89,32 @@ def select_device(device: str) -> str:
 
 
 def neighbour_average_pool(x, levels: int):
-    """Apply HiERO's pooling ``levels`` times to a ``(T, D)`` torch tensor (any device)."""
+    """Apply HiERO's pooling ``levels`` times to a ``(T, D)`` array: numpy or torch (any device),
+    with the same code, using only slicing and in-place arithmetic both libraries share."""
     for _ in range(levels):
-        n = x.shape[0]
-        if n > 1:
-            padded_prev = x.new_zeros(x.shape)
-            padded_prev[1:] = x[:-1]
-            padded_next = x.new_zeros(x.shape)
-            padded_next[:-1] = x[1:]
-            weight = x.new_full((n, 1), 4.0)
-            weight[0] = weight[-1] = 3.0
-            x = (padded_prev + 2 * x + padded_next) / weight
+        if x.shape[0] > 1:
+            pooled = 2 * x
+            pooled[1:] += x[:-1]
+            pooled[:-1] += x[1:]
+            pooled[1:-1] /= 4  # (x[i-1] + 2 x[i] + x[i+1]) / 4 inside the sequence
+            pooled[0] /= 3  # (2 x[0] + x[1]) / 3
+            pooled[-1] /= 3  # (x[n-2] + 2 x[n-1]) / 3
+            x = pooled
         x = x[::2]
     return x
 
 
 class RawPooling:
-    """The ``raw`` model: parameter-free pooling to ``depth``."""
+    """The ``raw`` model: parameter-free pooling to ``depth``; numpy on CPU, torch on CUDA."""
 
     def __init__(self, depth: int = 2, device: str = "auto"):
         self.depth = int(depth)
         self.device = select_device(device)
 
     def extract_batch(self, features: list[np.ndarray], periods: list[float]) -> list[np.ndarray]:
+        if self.device == "cpu":
+            return [np.ascontiguousarray(neighbour_average_pool(
+                np.asarray(x, dtype=np.float32), self.depth)) for x in features]
         import torch
 
         out = []
