@@ -21,11 +21,13 @@ include: "workflow/rules/params.smk"
 include: "workflow/rules/hierarchy.smk"
 include: "workflow/rules/segment.smk"
 include: "workflow/rules/summarize.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
     input:
         "results/params.parquet",
         all_summaries(),
+        all_metrics(),
     default_target: True
     localrule: True

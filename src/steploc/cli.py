@@ -74,6 +74,47 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     log.info("summary %s/%s: %s", args.model, args.setting, counts)
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from steploc.annotations import read_step_annotations
+    from steploc.evaluate import activity_table, evaluate_videos
+    from steploc.io import atomic_path
+
+    params = pd.read_parquet(args.params)
+    steps = read_step_annotations(args.steps)
+    segments = pd.read_parquet(args.segments) if args.segments else None
+    videos = pd.read_parquet(args.videos) if args.videos else None
+    per_video, labels = evaluate_videos(params, steps, args.model, args.setting, segments,
+                                        videos, seed=args.seed)
+    activities = activity_table(per_video, steps, labels)
+    out_dir = Path(args.out_dir)
+    for name, table in (("videos", per_video), ("activities", activities)):
+        with atomic_path(out_dir / f"{name}.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+    log.info("%s/%s: %d videos scored, %d skipped", args.model, args.setting,
+             int((per_video["status"] == "ok").sum()), int((per_video["status"] != "ok").sum()))
+
+
+def cmd_evaluate_overall(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from steploc.evaluate import overall_row
+    from steploc.io import atomic_path
+
+    rows = []
+    for path in args.videos:
+        per_video = pd.read_parquet(path)
+        rows.append(overall_row(per_video, str(per_video["model"].iloc[0]),
+                                str(per_video["setting"].iloc[0])))
+    table = pd.DataFrame(rows)
+    with atomic_path(args.out) as tmp:
+        table.to_parquet(tmp, index=False)
+    if args.csv:
+        with atomic_path(args.csv) as tmp:
+            table.to_csv(tmp, index=False, float_format="%.4f")
+
+
 def cmd_demo_features(args: argparse.Namespace) -> None:
     from steploc.demo import write_demo_features
 
@@ -109,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("segments", nargs="*", help="per-video segment .npz files")
     p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("evaluate", help="score one model x setting against ground truth")
+    p.add_argument("--params", required=True)
+    p.add_argument("--steps", required=True, help="step annotations (CSV or JSON)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--setting", required=True)
+    p.add_argument("--segments", help="summary segments.parquet (omit for a baseline)")
+    p.add_argument("--videos", help="summary videos.parquet (omit for a baseline)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("evaluate-overall", help="one row per model x setting")
+    p.add_argument("--out", required=True)
+    p.add_argument("--csv", help="also write the table as CSV (for the report)")
+    p.add_argument("videos", nargs="+", help="per-video metric tables")
+    p.set_defaults(func=cmd_evaluate_overall)
 
     p = sub.add_parser("demo-features",
                        help="write SYNTHETIC features for the configured videos (demo/tests)")

@@ -35,9 +35,18 @@ SETTINGS = list(config["clustering"])
 SHARDS = assign_shards(VIDEOS, config["batching"]["shards"])
 RES = config["resources"]
 
+from steploc.evaluate import BASELINE_SETTING, BASELINES
+
+# Evaluation runs only when ground truth (step annotations) is configured.
+EVAL = config["evaluation"]
+EVALUATE = config["annotations"].get("step_annotations", "") is not None and EVAL["enabled"]
+EVAL_RUNS = [(m, s) for m in MODELS for s in SETTINGS] + [
+    (b, BASELINE_SETTING) for b in EVAL["baselines"]
+]
+
 wildcard_constraints:
-    model="|".join(MODELS),
-    setting="|".join(SETTINGS),
+    model="|".join(MODELS + list(BASELINES)),
+    setting="|".join(SETTINGS + [BASELINE_SETTING]),
     video="|".join(VIDEOS) if VIDEOS else "$^",
 
 
@@ -124,3 +133,19 @@ def all_summaries():
         setting=SETTINGS,
         name=["segments", "step_embeddings", "videos"],
     )
+
+
+def step_annotations_path():
+    from steploc.params import annotation_paths
+
+    return str(annotation_paths(config["annotations"])["step_annotations"])
+
+
+def all_metrics():
+    if not EVALUATE:
+        return []
+    return ["results/metrics/overall.parquet"] + [
+        f"results/metrics/{m}/{s}/{name}.parquet"
+        for m, s in EVAL_RUNS
+        for name in ("videos", "activities")
+    ]

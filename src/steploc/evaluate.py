@@ -1,0 +1,153 @@
+"""Scoring segment outputs against the annotated step times (``docs/evaluation.md``).
+
+Per video, both sides live on the video's feature grid (cell ``k`` = ``[k p, (k+1) p)`` with the
+real feature period ``p``): ground truth from the annotated steps (background 0, later-starting
+step wins on overlaps, missing steps dropped; :func:`steploc.metrics.ground_truth_labels`), the
+prediction from the segments' start/end seconds. Clusters are matched to steps per video
+(Hungarian), with ``M`` = the video's K (not EgoProceL's fixed 7).
+
+Baselines that need no features sit in the same tables, as models with setting ``baseline``:
+``random`` (uniform random labels with the video's K, fixed seed) and ``uniform`` (K equal-length
+segments).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from steploc.metrics import (
+    STANDARD_OVERLAPS,
+    aggregate_metrics,
+    ground_truth_labels,
+    mof_per_activity,
+    predicted_labels,
+    score_video,
+)
+
+BASELINES = ("random", "uniform")
+BASELINE_SETTING = "baseline"
+
+METRIC_COLUMNS = ["precision", "recall", "f1", "iou", "mof", "edit",
+                  *[f"f1@{t:.2f}" for t in STANDARD_OVERLAPS]]
+
+
+def baseline_labels(kind: str, n_cells: int, k: int, video_id: str, seed: int = 0) -> np.ndarray:
+    """Grid labels of a feature-free baseline with ``k`` clusters."""
+    if kind == "random":
+        rng = np.random.default_rng([seed, zlib.crc32(video_id.encode())])
+        return rng.integers(0, k, size=n_cells)
+    if kind == "uniform":
+        return (np.arange(n_cells) * k // n_cells).astype(np.int64)
+    raise ValueError(f"unknown baseline {kind!r} (known: {', '.join(BASELINES)})")
+
+
+def segment_grid_labels(segments: pd.DataFrame, n_cells: int, period_s: float, k: int) -> np.ndarray:
+    """A video's segments on its grid. The last segment is extended to the end of the grid: a
+    last partial feature window (shorter than the period) still belongs to it."""
+    ends = segments["end_s"].to_numpy(dtype=np.float64).copy()
+    if len(ends):
+        ends[-1] = max(ends[-1], n_cells * period_s)
+    return predicted_labels(segments["start_s"].to_numpy(np.float64), ends,
+                            segments["cluster"].to_numpy(np.int64), n_cells, period_s,
+                            n_clusters=k)
+
+
+def evaluate_videos(params: pd.DataFrame, steps: pd.DataFrame, model: str, setting: str,
+                    segments: pd.DataFrame | None = None, videos: pd.DataFrame | None = None,
+                    seed: int = 0) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Per-video metrics of one model x setting (``segments``/``videos`` are its summary
+    tables; ``None`` for a baseline). Returns the table and the grid labels ``{video: (pred,
+    gt)}`` of the scored videos.
+
+    Every video of ``params`` gets a row: ``status`` ``ok`` when scored, else ``skipped`` with
+    the reason (no features, too short, no ground truth) and empty metrics.
+    """
+    steps_by_video = dict(tuple(steps.groupby("recording_id")))
+    seg_by_video = {} if segments is None else dict(tuple(segments.groupby("video_id")))
+    status_by_video = {} if videos is None else videos.set_index("video_id")[["status", "reason", "n_clusters"]]
+    rows, labels = [], {}
+    for p in params.itertuples(index=False):
+        row = {"video_id": p.video_id, "activity_id": int(p.activity_id),
+               "activity_name": p.activity_name, "model": model, "setting": setting,
+               "status": p.status, "reason": p.reason, "n_cells": 0, "n_clusters": 0}
+        if p.status == "ok" and videos is not None:
+            if p.video_id not in status_by_video.index:
+                raise ValueError(f"video {p.video_id!r} missing from the {model}/{setting} summary")
+            st = status_by_video.loc[p.video_id]
+            row.update(status=st["status"], reason=st["reason"], n_clusters=int(st["n_clusters"]))
+        if row["status"] == "ok" and p.video_id not in steps_by_video:
+            row.update(status="skipped", reason="no ground-truth steps for this video")
+        if row["status"] != "ok":
+            rows.append(row)
+            continue
+        n_cells, period = int(p.n_features), float(p.feature_period_s)
+        gt = ground_truth_labels(steps_by_video[p.video_id], n_cells, period)
+        if videos is None:
+            k = int(p.n_clusters)
+            pred = baseline_labels(model, n_cells, k, p.video_id, seed)
+        else:
+            k = row["n_clusters"]
+            pred = segment_grid_labels(seg_by_video[p.video_id], n_cells, period, k)
+        scores = score_video(pred, gt, n_clusters=int(pred.max()) + 1)
+        p_, r_ = scores["precision"], scores["recall"]
+        scores["f1"] = 0.0 if p_ + r_ == 0 else 2 * p_ * r_ / (p_ + r_)
+        for t in STANDARD_OVERLAPS:
+            tp, fp, fn = (scores[f"{c}@{t:.2f}"] for c in ("tp", "fp", "fn"))
+            scores[f"f1@{t:.2f}"] = 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+        row.update(n_clusters=k, **scores)
+        rows.append(row)
+        labels[p.video_id] = (pred, gt)
+    return pd.DataFrame(rows), labels
+
+
+def activity_table(per_video: pd.DataFrame, steps: pd.DataFrame,
+                   labels: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """Per-recipe rows: means over the recipe's scored videos (F1 from mean P and R), plus
+    ``mof_activity_matched``: MoF with ONE cluster-to-step assignment for all videos of the
+    recipe (cluster ids must agree across videos; ours are per video, so this is the strict
+    number) and the count of skipped videos."""
+    scored = per_video[per_video["status"] == "ok"]
+    out = aggregate_metrics(scored) if len(scored) else pd.DataFrame()
+    out = out[out.get("level", pd.Series(dtype=str)) == "activity"] if len(out) else out
+    rows = []
+    for activity_id, group in per_video.groupby("activity_id", sort=True):
+        ok = group[group["status"] == "ok"]
+        row = {"activity_id": int(activity_id), "activity_name": group["activity_name"].iloc[0],
+               "model": group["model"].iloc[0], "setting": group["setting"].iloc[0],
+               "videos_scored": len(ok), "videos_skipped": int((group["status"] != "ok").sum())}
+        if len(ok):
+            agg = out[out["activity_id"] == activity_id].iloc[0]
+            row.update({c: float(agg[c]) for c in METRIC_COLUMNS if c in agg})
+            global_steps = [_global_step_labels(steps, v, labels[v][1]) for v in ok["video_id"]]
+            row["mof_activity_matched"] = mof_per_activity([labels[v][0] for v in ok["video_id"]],
+                                                           global_steps)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _global_step_labels(steps: pd.DataFrame, video_id: str, gt: np.ndarray) -> np.ndarray:
+    """Re-express a video's per-recording classes as global step ids (shared by the recipe)."""
+    from steploc.metrics import step_class_numbering
+
+    video_steps = steps[steps["recording_id"] == video_id]
+    to_step = {cls: step for step, cls in step_class_numbering(video_steps).items()}
+    return np.array([0 if c == 0 else to_step[c] for c in gt], dtype=np.int64)
+
+
+def overall_row(per_video: pd.DataFrame, model: str, setting: str) -> dict:
+    """One row for ``overall.parquet``: dataset P/R/IoU (means; F1 from mean P and R), MoF,
+    F1@{10,25,50}, Edit, and how many videos were scored and skipped (listed)."""
+    scored = per_video[per_video["status"] == "ok"]
+    skipped = per_video[per_video["status"] != "ok"]
+    row = {"model": model, "setting": setting, "videos_scored": len(scored),
+           "videos_skipped": len(skipped),
+           "skipped_videos": ", ".join(f"{v} ({r})" for v, r in
+                                       zip(skipped["video_id"], skipped["reason"]))}
+    if len(scored):
+        agg = aggregate_metrics(scored)
+        overall = agg[agg["level"] == "overall"].iloc[0]
+        row.update({c: float(overall[c]) for c in METRIC_COLUMNS if c in overall})
+    return row

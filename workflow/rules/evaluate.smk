@@ -1,0 +1,57 @@
+# Scores against the annotated step times, per model x setting and for the feature-free
+# baselines (random, uniform; setting "baseline"), then one overall table.
+
+
+def evaluate_inputs(wildcards):
+    inputs = {"params": "results/params.parquet", "steps": step_annotations_path()}
+    if wildcards.model not in BASELINES:
+        summary = f"results/summary/{wildcards.model}/{wildcards.setting}"
+        inputs.update(segments=f"{summary}/segments.parquet", videos=f"{summary}/videos.parquet")
+    return inputs
+
+
+def evaluate_summary_args(wildcards, input):
+    if "segments" not in input.keys():
+        return ""
+    return f"--segments {input.segments} --videos {input.videos}"
+
+
+rule evaluate:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        videos="results/metrics/{model}/{setting}/videos.parquet",
+        activities="results/metrics/{model}/{setting}/activities.parquet",
+    log:
+        "logs/evaluate/{model}/{setting}.log",
+    params:
+        summary=evaluate_summary_args,
+        seed=EVAL["random_seed"],
+    localrule: True
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "python -m steploc evaluate --params {input.params} --steps {input.steps:q}"
+        " --model {wildcards.model} --setting {wildcards.setting} {params.summary}"
+        " --seed {params.seed} --out-dir $(dirname {output.videos}) > {log} 2>&1"
+
+
+rule evaluate_overall:
+    input:
+        [f"results/metrics/{m}/{s}/videos.parquet" for m, s in EVAL_RUNS],
+    output:
+        parquet="results/metrics/overall.parquet",
+        csv=report(
+            "results/report/overall.csv",
+            caption="../../report/overall.rst",
+            category="Evaluation",
+            labels={"table": "overall"},
+        ),
+    log:
+        "logs/evaluate/overall.log",
+    localrule: True
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "python -m steploc evaluate-overall --out {output.parquet} --csv {output.csv}"
+        " {input} > {log} 2>&1"
