@@ -1,0 +1,30 @@
+# Two entry points for a fresh machine (see README.md):
+#   make demo   set up .venv and run the pipeline on the embedded demo (synthetic features)
+#   make test   set up .venv and run the test suite (what .ci/run calls)
+#
+# TORCH selects the torch build: the default is the CPU build (a plain `torch` requirement
+# pulls a multi-GB CUDA build). On a GPU machine: make demo TORCH=torch
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+CORES ?= 2
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+demo: setup
+	$(BIN)/python -m steploc demo-features --configfile config/config.yaml
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+
+test: setup
+	$(BIN)/python -m pytest
