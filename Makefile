@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/python -m steploc demo-features --configfile config/config.yaml
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+	$(BIN)/snakemake --report report.html
 
 test: setup
 	$(BIN)/python -m pytest

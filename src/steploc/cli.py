@@ -115,6 +115,49 @@ def cmd_evaluate_overall(args: argparse.Namespace) -> None:
             table.to_csv(tmp, index=False, float_format="%.4f")
 
 
+def _run_tables(run_dirs: list[str]):
+    """``(model, setting, segments, videos)`` per ``model/setting`` (baselines: no tables)."""
+    import pandas as pd
+
+    from steploc.evaluate import BASELINES
+
+    runs = []
+    for run in run_dirs:
+        model, setting = run.split("/")
+        if model in BASELINES:
+            runs.append((model, setting, None, None))
+            continue
+        summary = Path("results/summary") / model / setting
+        runs.append((model, setting, pd.read_parquet(summary / "segments.parquet"),
+                     pd.read_parquet(summary / "videos.parquet")))
+    return runs
+
+
+def cmd_report_figures(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from steploc.annotations import read_step_annotations
+    from steploc.evaluate import video_timeline_inputs
+    from steploc.io import atomic_path
+    from steploc.report import plot_f1_per_activity, plot_video_timelines
+
+    if args.activities:
+        activities = pd.concat([pd.read_parquet(p) for p in args.activities], ignore_index=True)
+        with atomic_path(args.f1_png) as tmp:
+            plot_f1_per_activity(activities, tmp, n_videos_column="videos_scored")
+    if args.timelines:
+        params = pd.read_parquet(args.params)
+        steps = read_step_annotations(args.steps)
+        runs = _run_tables(args.runs)
+        for out_png in args.timelines:
+            video_id = Path(out_png).name.removesuffix(".png")
+            t = video_timeline_inputs(video_id, params, steps, runs, seed=args.seed)
+            with atomic_path(out_png) as tmp:
+                plot_video_timelines(t["video_id"], t["period_s"], t["gt_labels"],
+                                     t["class_names"], t["predictions"], tmp,
+                                     uncovered_clusters=t["uncovered_clusters"])
+
+
 def cmd_demo_features(args: argparse.Namespace) -> None:
     from steploc.demo import write_demo_features
 
@@ -167,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", help="also write the table as CSV (for the report)")
     p.add_argument("videos", nargs="+", help="per-video metric tables")
     p.set_defaults(func=cmd_evaluate_overall)
+
+    p = sub.add_parser("report-figures", help="PNG figures for the Snakemake report")
+    p.add_argument("--activities", nargs="*", default=[], help="per-recipe metric tables")
+    p.add_argument("--f1-png", help="output: F1 per recipe bar chart")
+    p.add_argument("--params")
+    p.add_argument("--steps")
+    p.add_argument("--runs", nargs="*", default=[], help="model/setting pairs to draw")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timelines", nargs="*", default=[],
+                   help="output PNGs named <video_id>.png: ground truth vs predictions")
+    p.set_defaults(func=cmd_report_figures)
 
     p = sub.add_parser("demo-features",
                        help="write SYNTHETIC features for the configured videos (demo/tests)")

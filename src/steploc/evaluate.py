@@ -55,6 +55,16 @@ def segment_grid_labels(segments: pd.DataFrame, n_cells: int, period_s: float, k
                             n_clusters=k)
 
 
+def prediction_labels(model: str, params_row, k: int, segments: pd.DataFrame | None,
+                      seed: int = 0) -> np.ndarray:
+    """A video's predicted labels on its feature grid: from its segments, or from the baseline
+    named ``model`` when ``segments`` is ``None``."""
+    n_cells, period = int(params_row.n_features), float(params_row.feature_period_s)
+    if segments is None:
+        return baseline_labels(model, n_cells, k, params_row.video_id, seed)
+    return segment_grid_labels(segments, n_cells, period, k)
+
+
 def evaluate_videos(params: pd.DataFrame, steps: pd.DataFrame, model: str, setting: str,
                     segments: pd.DataFrame | None = None, videos: pd.DataFrame | None = None,
                     seed: int = 0) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
@@ -83,14 +93,10 @@ def evaluate_videos(params: pd.DataFrame, steps: pd.DataFrame, model: str, setti
         if row["status"] != "ok":
             rows.append(row)
             continue
-        n_cells, period = int(p.n_features), float(p.feature_period_s)
-        gt = ground_truth_labels(steps_by_video[p.video_id], n_cells, period)
-        if videos is None:
-            k = int(p.n_clusters)
-            pred = baseline_labels(model, n_cells, k, p.video_id, seed)
-        else:
-            k = row["n_clusters"]
-            pred = segment_grid_labels(seg_by_video[p.video_id], n_cells, period, k)
+        gt = ground_truth_labels(steps_by_video[p.video_id], int(p.n_features),
+                                 float(p.feature_period_s))
+        k = int(p.n_clusters) if videos is None else row["n_clusters"]
+        pred = prediction_labels(model, p, k, seg_by_video.get(p.video_id), seed)
         scores = score_video(pred, gt, n_clusters=int(pred.max()) + 1)
         p_, r_ = scores["precision"], scores["recall"]
         scores["f1"] = 0.0 if p_ + r_ == 0 else 2 * p_ * r_ / (p_ + r_)
@@ -151,3 +157,55 @@ def overall_row(per_video: pd.DataFrame, model: str, setting: str) -> dict:
         overall = agg[agg["level"] == "overall"].iloc[0]
         row.update({c: float(overall[c]) for c in METRIC_COLUMNS if c in overall})
     return row
+
+
+def step_names(video_steps: pd.DataFrame) -> dict[int, str]:
+    """``{class: step text}`` for a recording's classes (the ``"Verb-"`` prefix of CaptainCook4D
+    descriptions dropped)."""
+    from steploc.metrics import step_class_numbering
+
+    text = dict(zip(video_steps["step_id"], video_steps["description"]))
+    return {cls: str(text[step]).split("-", 1)[-1].strip()
+            for step, cls in step_class_numbering(video_steps).items()}
+
+
+def video_timeline_inputs(video_id: str, params: pd.DataFrame, steps: pd.DataFrame,
+                          runs: list[tuple[str, str, pd.DataFrame | None, pd.DataFrame | None]],
+                          seed: int = 0) -> dict:
+    """Ground truth and every run's prediction of one video on its grid, for
+    :func:`steploc.report.plot_video_timelines`. ``runs`` holds ``(model, setting, segments,
+    videos)`` summary tables (``None`` for a baseline); runs that skipped the video are left
+    out."""
+    p = next(params[params["video_id"] == video_id].itertuples(index=False))
+    video_steps = steps[steps["recording_id"] == video_id]
+    gt = ground_truth_labels(video_steps, int(p.n_features), float(p.feature_period_s))
+    predictions, uncovered = {}, {}
+    for model, setting, segments, videos in runs:
+        if videos is None:
+            k = int(p.n_clusters)
+            video_segments = None
+        else:
+            status = videos[videos["video_id"] == video_id]
+            if status.empty or status["status"].iloc[0] != "ok":
+                continue
+            k = int(status["n_clusters"].iloc[0])
+            video_segments = segments[segments["video_id"] == video_id]
+        name = f"{model}/{setting}"
+        predictions[name] = prediction_labels(model, p, k, video_segments, seed)
+        uncovered[name] = k
+    return {"video_id": video_id, "period_s": float(p.feature_period_s), "gt_labels": gt,
+            "class_names": step_names(video_steps), "predictions": predictions,
+            "uncovered_clusters": uncovered}
+
+
+def report_sample(params: pd.DataFrame, n: int) -> list[str]:
+    """``n`` videos for timeline figures: one per recipe in turn (first recordings first), so
+    the sample spreads over recipes; deterministic."""
+    ok = params[params["status"] == "ok"]
+    by_activity = [list(g["video_id"]) for _, g in ok.groupby("activity_id", sort=True)]
+    sample = []
+    for rank in range(max((len(v) for v in by_activity), default=0)):
+        for videos in by_activity:
+            if rank < len(videos) and len(sample) < n:
+                sample.append(videos[rank])
+    return sample

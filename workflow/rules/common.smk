@@ -35,7 +35,7 @@ SETTINGS = list(config["clustering"])
 SHARDS = assign_shards(VIDEOS, config["batching"]["shards"])
 RES = config["resources"]
 
-from steploc.evaluate import BASELINE_SETTING, BASELINES
+from steploc.evaluate import BASELINE_SETTING, BASELINES, report_sample
 
 # Evaluation runs only when ground truth (step annotations) is configured.
 EVAL = config["evaluation"]
@@ -144,8 +144,22 @@ def step_annotations_path():
 def all_metrics():
     if not EVALUATE:
         return []
-    return ["results/metrics/overall.parquet"] + [
-        f"results/metrics/{m}/{s}/{name}.parquet"
-        for m, s in EVAL_RUNS
-        for name in ("videos", "activities")
-    ]
+    return (
+        ["results/metrics/overall.parquet", "results/report/f1_per_activity.png"]
+        + [
+            f"results/metrics/{m}/{s}/{name}.parquet"
+            for m, s in EVAL_RUNS
+            for name in ("videos", "activities")
+        ]
+        + [f"results/report/timelines/{v}.png" for v in REPORT_VIDEOS]
+    )
+
+
+def timeline_inputs(wildcards):
+    """Summaries of every model x setting (baselines need none), params and ground truth."""
+    inputs = {"params": "results/params.parquet", "steps": step_annotations_path()}
+    for m, s in EVAL_RUNS:
+        if m not in BASELINES:
+            inputs[f"segments_{m}_{s}"] = f"results/summary/{m}/{s}/segments.parquet"
+            inputs[f"videos_{m}_{s}"] = f"results/summary/{m}/{s}/videos.parquet"
+    return inputs

@@ -55,3 +55,48 @@ rule evaluate_overall:
     shell:
         "python -m steploc evaluate-overall --out {output.parquet} --csv {output.csv}"
         " {input} > {log} 2>&1"
+
+
+REPORT_VIDEOS = report_sample(PARAMS, EVAL["report_videos"]) if EVALUATE else []
+
+
+rule report_f1_per_activity:
+    input:
+        [f"results/metrics/{m}/{s}/activities.parquet" for m, s in EVAL_RUNS],
+    output:
+        report(
+            "results/report/f1_per_activity.png",
+            caption="../../report/f1_per_activity.rst",
+            category="Evaluation",
+            labels={"figure": "F1 per recipe"},
+        ),
+    log:
+        "logs/report/f1_per_activity.log",
+    localrule: True
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "python -m steploc report-figures --activities {input} --f1-png {output} > {log} 2>&1"
+
+
+rule report_timeline:
+    input:
+        unpack(timeline_inputs),
+    output:
+        report(
+            "results/report/timelines/{video}.png",
+            caption="../../report/timeline.rst",
+            category="Timelines",
+            labels={"video": "{video}"},
+        ),
+    log:
+        "logs/report/timeline_{video}.log",
+    params:
+        runs=" ".join(f"{m}/{s}" for m, s in EVAL_RUNS),
+        seed=EVAL["random_seed"],
+    localrule: True
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "python -m steploc report-figures --params {input.params} --steps {input.steps:q}"
+        " --runs {params.runs} --seed {params.seed} --timelines {output} > {log} 2>&1"
