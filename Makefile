@@ -24,6 +24,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/python -m steploc demo-features --configfile config/config.yaml
+	$(BIN)/python -m steploc demo-checkpoint --out data/demo_checkpoints/hiero_egovlp_RANDOM_WEIGHTS.pth
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
 	$(BIN)/snakemake --report report.html
 

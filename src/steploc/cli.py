@@ -167,6 +167,17 @@ def cmd_demo_features(args: argparse.Namespace) -> None:
     log.info("wrote %d SYNTHETIC feature file(s) to %s", len(written), out_dir)
 
 
+def cmd_demo_checkpoint(args: argparse.Namespace) -> None:
+    from steploc.hiero.testing import write_random_checkpoint
+
+    if Path(args.out).exists() and not args.overwrite:
+        log.info("keeping existing %s", args.out)
+        return
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_random_checkpoint(args.out, hidden_size=args.hidden_size)
+    log.info("wrote a HiERO checkpoint with RANDOM weights (not a trained model) to %s", args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="steploc", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1,
@@ -230,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_demo_features)
+    p = sub.add_parser("demo-checkpoint",
+                       help="write a HiERO checkpoint with RANDOM weights in the official format")
+    p.add_argument("--out", required=True)
+    p.add_argument("--hidden-size", type=int, default=32)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_demo_checkpoint)
     return parser
 
 

@@ -65,8 +65,9 @@ def node_spans(n_features: int, depth: int, period_s: float, duration_s: float |
 class HierarchyModel(Protocol):
     depth: int
 
-    def extract_batch(self, features: list[np.ndarray], periods: list[float]) -> list[np.ndarray]:
-        """Node features ``(ceil(T/2**depth), H)`` for each video, in order."""
+    def extract_batch(self, features: list[np.ndarray], periods: list[float]) -> list:
+        """Node features ``(ceil(T/2**depth), H)`` for each video, in order, or a
+        :class:`~steploc.errors.VideoSkipped` in place of a video the model cannot process."""
 
 
 def _nvidia_device_present() -> bool:
@@ -125,6 +126,44 @@ class RawPooling:
         return out
 
 
+class HieroModel:
+    """The ``hiero`` model: our HiERO re-implementation on an official checkpoint.
+
+    The checkpoint is loaded (safely, strictly checked) when the model is built, so a missing or
+    bad file fails the job before any video is read. Videos are batched per forward.
+    ``positions: index`` feeds feature indices (the notebook and the official EgoProceL
+    evaluation); ``seconds`` feeds index x the video's real feature period.
+    """
+
+    def __init__(self, model_config: dict, device: str = "auto"):
+        from steploc.hiero import load_checkpoint
+
+        self.depth = int(model_config.get("depth", 2))
+        self.positions = model_config.get("positions", "index")
+        self.device = select_device(device)
+        self.checkpoint = model_config["checkpoint"]
+        self.model = load_checkpoint(self.checkpoint, device=self.device)
+
+    def extract_batch(self, features: list[np.ndarray], periods: list[float]) -> list:
+        from steploc.errors import VideoSkipped
+        from steploc.hiero import make_positions
+
+        expected = self.model.config.input_size
+        for x in features:
+            if x.shape[1] != expected:
+                raise InputError(f"features are {x.shape[1]}-d but checkpoint {self.checkpoint} "
+                                 f"expects {expected}-d input")
+        positions = [make_positions(len(x), self.positions, period)
+                     for x, period in zip(features, periods)]
+        outputs = self.model.extract_batch(features, positions, depth=self.depth, skip_short=True)
+        return [
+            VideoSkipped(f"too short for HiERO with clustering: {len(x)} features "
+                         f"(needs at least {self.model.min_length})")
+            if out is None else out.float().cpu().numpy()
+            for x, out in zip(features, outputs)
+        ]
+
+
 def build_model(model_config: dict, device: str = "auto") -> HierarchyModel:
     """A hierarchy model from its config entry (``{"type": "raw", "depth": 2}``, ...)."""
     kind = model_config.get("type")
@@ -132,9 +171,7 @@ def build_model(model_config: dict, device: str = "auto") -> HierarchyModel:
     if kind == "raw":
         return RawPooling(depth=depth, device=device)
     if kind == "hiero":
-        from steploc.hiero_adapter import HieroHierarchy
-
-        return HieroHierarchy(model_config, device=device)
+        return HieroModel(model_config, device=device)
     raise InputError(f"unknown model type {kind!r} (known: raw, hiero)")
 
 
@@ -202,18 +239,8 @@ def run_hierarchy(videos: list[HierarchyVideo], model_name: str, model_config: d
     records = []
     for start in range(0, len(videos), max(1, batch_size)):
         chunk = videos[start:start + batch_size]
-        chunk_arrays = arrays[start:start + batch_size]
-        try:
-            outputs = model.extract_batch(chunk_arrays, [v.feature_period_s for v in chunk])
-        except VideoSkipped:
-            # One video of the batch cannot be processed: redo the batch one by one so the
-            # others still get their features and the short one a recorded skip.
-            outputs = []
-            for v, x in zip(chunk, chunk_arrays):
-                try:
-                    outputs.append(model.extract_batch([x], [v.feature_period_s])[0])
-                except VideoSkipped as skip:
-                    outputs.append(skip)
+        outputs = model.extract_batch(arrays[start:start + batch_size],
+                                      [v.feature_period_s for v in chunk])
         for v, out in zip(chunk, outputs):
             if isinstance(out, VideoSkipped):
                 log.warning("video %s skipped: %s", v.video_id, out.reason)

@@ -28,6 +28,16 @@ try:
 except InputError as exc:
     raise WorkflowError(f"steploc: {exc}") from None
 
+for _name, _model in config["models"].items():
+    if _model["type"] == "hiero":
+        _ckpt = _model.get("checkpoint")
+        if not _ckpt or not Path(_ckpt).is_file():
+            raise WorkflowError(
+                f"steploc: model {_name!r}: checkpoint {_ckpt!r} not found (for the demo's "
+                "random-weights checkpoint run: python -m steploc demo-checkpoint "
+                f"--out {_ckpt})"
+            )
+
 VIDEO_ROWS = PARAMS.set_index("video_id", drop=False)
 VIDEOS = PARAMS.loc[PARAMS["status"] == "ok", "video_id"].tolist()
 MODELS = list(config["models"])
@@ -56,6 +66,12 @@ def hierarchy_path(model, video):
 
 def segment_path(model, setting, video):
     return f"results/segments/{model}/{setting}/{video}.npz"
+
+
+def model_files(model):
+    """Files a model reads besides the features (a HiERO checkpoint): a new one reruns it."""
+    checkpoint_path = config["models"][model].get("checkpoint")
+    return [checkpoint_path] if checkpoint_path else []
 
 
 def feature_files(videos):

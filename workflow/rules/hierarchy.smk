@@ -11,6 +11,7 @@ if not SHARDS:
     rule hierarchy:
         input:
             features=lambda wc: feature_files([wc.video]),
+            model=lambda wc: model_files(wc.model),
         output:
             "results/hierarchy/{model}/{video}.npz",
         log:
@@ -37,6 +38,7 @@ else:
                 f"hierarchy_{_shard}"
             input:
                 features=feature_files(_videos),
+                model=lambda wc: model_files(wc.model),
             output:
                 [hierarchy_path("{model}", v) for v in _videos],
             log:
