@@ -167,6 +167,25 @@ def cmd_demo_features(args: argparse.Namespace) -> None:
     log.info("wrote %d SYNTHETIC feature file(s) to %s", len(written), out_dir)
 
 
+def cmd_check_checkpoint(args: argparse.Namespace) -> None:
+    import torch
+
+    from steploc.hiero import CheckpointError, load_checkpoint
+    from steploc.io import atomic_path
+
+    try:
+        model = load_checkpoint(args.checkpoint, device="cpu")
+    except CheckpointError as exc:
+        raise InputError(str(exc)) from exc
+    record = {"checkpoint": args.checkpoint, "input_size": model.config.input_size,
+              "hidden_size": model.config.hidden_size,
+              "parameters": int(sum(t.numel() for t in model.state_dict().values())),
+              "torch": torch.__version__}
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
+    log.info("checkpoint %s is a valid HiERO checkpoint: %s", args.checkpoint, record)
+
+
 def cmd_demo_checkpoint(args: argparse.Namespace) -> None:
     from steploc.hiero.testing import write_random_checkpoint
 
@@ -241,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_demo_features)
+    p = sub.add_parser("check-checkpoint", help="validate a HiERO checkpoint (safe, strict)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="JSON record written when it is valid")
+    p.set_defaults(func=cmd_check_checkpoint)
+
     p = sub.add_parser("demo-checkpoint",
                        help="write a HiERO checkpoint with RANDOM weights in the official format")
     p.add_argument("--out", required=True)

@@ -74,6 +74,16 @@ def model_files(model):
     return [checkpoint_path] if checkpoint_path else []
 
 
+CHECKPOINT_MODELS = [m for m in MODELS if config["models"][m]["type"] == "hiero"]
+
+
+def checkpoint_checks():
+    """Every hierarchy job waits for every checkpoint's validation, so a bad checkpoint fails
+    the run before any video is processed (by any model). ancient(): ordering only, a new
+    validation record never reruns anything (the checkpoint itself is the rerun trigger)."""
+    return [ancient(f"results/checkpoints/{m}.json") for m in CHECKPOINT_MODELS]
+
+
 def feature_files(videos):
     return [VIDEO_ROWS.at[v, "feature_path"] for v in videos]
 

@@ -2,6 +2,21 @@
 # With batching.shards = 0 one job per video; with N shards one job per shard, writing the same
 # per-video files (model start-up paid once per shard instead of once per video).
 
+rule check_checkpoint:
+    """Load a HiERO checkpoint once (safe unpickling, strict key and shape check)."""
+    input:
+        lambda wc: model_files(wc.model),
+    output:
+        "results/checkpoints/{model}.json",
+    log:
+        "logs/check_checkpoint/{model}.log",
+    localrule: True
+    conda:
+        "../../envs/gpu.yaml"
+    shell:
+        "python -m steploc check-checkpoint --checkpoint {input:q} --out {output} > {log} 2>&1"
+
+
 HIERARCHY_SHELL = (
     "python -m steploc --threads {threads} hierarchy --spec {params.spec:q} > {log} 2>&1"
 )
@@ -12,6 +27,7 @@ if not SHARDS:
         input:
             features=lambda wc: feature_files([wc.video]),
             model=lambda wc: model_files(wc.model),
+            checks=checkpoint_checks(),
         output:
             "results/hierarchy/{model}/{video}.npz",
         log:
@@ -39,6 +55,7 @@ else:
             input:
                 features=feature_files(_videos),
                 model=lambda wc: model_files(wc.model),
+                checks=checkpoint_checks(),
             output:
                 [hierarchy_path("{model}", v) for v in _videos],
             log:
