@@ -110,7 +110,10 @@ def read_feature_shape(path: str | Path, key: str | None = None, video: str | No
                 k = _select_key(keys, key, path, video)
                 with zf.open(k + ".npy") as fh:
                     version = np.lib.format.read_magic(fh)
-                    shape, _, dtype = np.lib.format._read_array_header(fh, version)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                    else:  # versions 2.0 and 3.0 share the 4-byte header length
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
                 return tuple(shape), str(dtype)
         if suffix == ".pt":
             arr = load_feature_array(path, key, video)

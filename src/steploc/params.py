@@ -109,6 +109,11 @@ def build_params_table(config: dict) -> pd.DataFrame:
                                recording_steps.get(vid), fixed)
         except InputError as exc:
             raise InputError(exc.problem, video=vid) from exc
+        if k < 2:
+            graph = graphs.get(rec.activity_id)
+            raise InputError(
+                f"k_strategy {strategy!r} gives K = {k} cluster(s); spectral clustering needs "
+                "at least 2", video=vid, path=None if graph is None else graph.path)
         duration = float(durations[vid]) if vid in durations.index else np.nan
         row = {
             "video_id": vid, "activity_id": int(rec.activity_id),

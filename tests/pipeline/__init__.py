@@ -1,0 +1,1 @@
+"""Tests of the steploc pipeline stages and the Snakemake workflow (SYNTHETIC features only)."""
