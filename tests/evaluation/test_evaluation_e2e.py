@@ -54,3 +54,16 @@ def test_report_holds_the_table_and_figures(evaluated_run):
         assert item in html, item
     timelines = sorted(p.name for p in (evaluated_run / "results/report/timelines").iterdir())
     assert timelines == ["12_2.png", "8_3.png"]  # one per recipe, report_videos: 2
+
+
+def test_demo_segments_tile_each_video(evaluated_run):
+    """Contiguous, ordered, from 0 to the video's end (within one depth-2 node = 4 s)."""
+    segments = pd.read_parquet(evaluated_run / "results/summary/raw/default/segments.parquet")
+    videos = pd.read_parquet(evaluated_run / "results/summary/raw/default/videos.parquet")
+    for video in videos.itertuples():
+        seg = segments[segments.video_id == video.video_id].sort_values("segment_idx")
+        assert len(seg) == video.n_segments > 0
+        assert seg.start_s.iloc[0] == 0.0
+        assert (seg.start_s.to_numpy()[1:] == seg.end_s.to_numpy()[:-1]).all()
+        assert (seg.end_s > seg.start_s).all()
+        assert abs(seg.end_s.iloc[-1] - video.duration_s) <= 4 * video.feature_period_s
