@@ -274,10 +274,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Where a job ran: written to every job's log (cluster and GPU debugging; the SLURM tests
+#: read it back).
+JOB_ENVIRONMENT = ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES", "HOSTNAME")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     args = build_parser().parse_args(argv)
     setup_logging()
     pin_threads(args.threads)
+    log.info("job environment: %s", " ".join(f"{var}={os.environ.get(var, '<unset>')}"
+                                             for var in JOB_ENVIRONMENT))
     try:
         args.func(args)
     except InputError as exc:
