@@ -29,3 +29,15 @@ def pin_threads(threads: int) -> None:
 
 def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def put_interpreter_first_on_path() -> None:
+    """Make ``python`` in job shells the interpreter running Snakemake (e.g. its venv's).
+
+    Rules run ``python -m steploc``: writing ``sys.executable`` into the command instead would
+    put a machine-specific path into the command text, which Snakemake treats as a code change
+    (rerunning everything when the venv moves). With ``--sdm conda`` the job's activated env
+    comes first on PATH and wins.
+    """
+    interpreter_dir = os.path.dirname(sys.executable)
+    os.environ["PATH"] = os.pathsep.join([interpreter_dir, os.environ.get("PATH", "")])

@@ -7,8 +7,6 @@
 # input, so regenerating that table never reruns the GPU stage (docs: snakemake.md §3.3 trap 2).
 
 import json
-import os
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -16,12 +14,10 @@ from snakemake.exceptions import WorkflowError
 import steploc
 from steploc.batching import assign_shards
 from steploc.errors import InputError
+from steploc.runtime import put_interpreter_first_on_path
 from steploc.params import build_params_table
 
-# Jobs run `python -m steploc`. Put the interpreter that runs Snakemake (e.g. a venv's) first
-# on PATH so `python` is that one, without writing a machine-specific path into the command text
-# (a rerun trigger). With --sdm conda the job's activated env comes first and wins.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+put_interpreter_first_on_path()
 
 try:
     PARAMS = build_params_table(config)
@@ -161,6 +157,20 @@ def all_summaries():
     )
 
 
+def evaluate_inputs(wildcards):
+    inputs = {"params": "results/params.parquet", "steps": step_annotations_path()}
+    if wildcards.model not in BASELINES:
+        summary = f"results/summary/{wildcards.model}/{wildcards.setting}"
+        inputs.update(segments=f"{summary}/segments.parquet", videos=f"{summary}/videos.parquet")
+    return inputs
+
+
+def evaluate_summary_args(wildcards, input):
+    if "segments" not in input.keys():
+        return ""
+    return f"--segments {input.segments} --videos {input.videos}"
+
+
 def step_annotations_path():
     from steploc.params import annotation_paths
 
@@ -189,3 +199,6 @@ def timeline_inputs(wildcards):
             inputs[f"segments_{m}_{s}"] = f"results/summary/{m}/{s}/segments.parquet"
             inputs[f"videos_{m}_{s}"] = f"results/summary/{m}/{s}/videos.parquet"
     return inputs
+
+
+REPORT_VIDEOS = report_sample(PARAMS, EVAL["report_videos"]) if EVALUATE else []

@@ -2,20 +2,6 @@
 # baselines (random, uniform; setting "baseline"), then one overall table.
 
 
-def evaluate_inputs(wildcards):
-    inputs = {"params": "results/params.parquet", "steps": step_annotations_path()}
-    if wildcards.model not in BASELINES:
-        summary = f"results/summary/{wildcards.model}/{wildcards.setting}"
-        inputs.update(segments=f"{summary}/segments.parquet", videos=f"{summary}/videos.parquet")
-    return inputs
-
-
-def evaluate_summary_args(wildcards, input):
-    if "segments" not in input.keys():
-        return ""
-    return f"--segments {input.segments} --videos {input.videos}"
-
-
 rule evaluate:
     input:
         unpack(evaluate_inputs),
@@ -55,9 +41,6 @@ rule evaluate_overall:
     shell:
         "python -m steploc evaluate-overall --out {output.parquet} --csv {output.csv}"
         " {input} > {log} 2>&1"
-
-
-REPORT_VIDEOS = report_sample(PARAMS, EVAL["report_videos"]) if EVALUATE else []
 
 
 rule report_f1_per_activity:
