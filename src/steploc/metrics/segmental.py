@@ -19,6 +19,7 @@ import numpy as np
 
 from steploc.metrics.matching import hungarian_relabel
 from steploc.metrics.validation import as_label_pair
+from steploc.runs import label_runs
 
 BACKGROUND = 0
 STANDARD_OVERLAPS = (0.10, 0.25, 0.50)
@@ -42,13 +43,9 @@ class SegmentalCounts(NamedTuple):
 
 def label_segments(labels: np.ndarray) -> Segments:
     """Split a 1-D label sequence into maximal runs and drop the background (0) runs."""
-    labels = np.asarray(labels)
-    boundaries = np.flatnonzero(labels[1:] != labels[:-1]) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [labels.size]))
-    run_labels = labels[starts]
-    keep = run_labels != BACKGROUND
-    return Segments(run_labels[keep], starts[keep], ends[keep])
+    runs = label_runs(labels)
+    keep = runs.labels != BACKGROUND
+    return Segments(runs.labels[keep], runs.starts[keep], runs.ends[keep])
 
 
 def _mapped_pair(pred, gt, relabel: bool, n_clusters: int | None, n_classes: int | None):

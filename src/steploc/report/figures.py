@@ -32,6 +32,8 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 from steploc.metrics.grid import BACKGROUND  # noqa: E402
 from steploc.metrics.matching import hungarian_relabel  # noqa: E402
 from steploc.metrics.validation import as_label_array  # noqa: E402
+from steploc import runs  # noqa: E402
+from steploc.runs import Runs  # noqa: E402
 
 BASELINE_MODELS = frozenset({"random", "uniform"})
 """Models that are chance baselines (the floor), drawn in grey with hatching."""
@@ -79,23 +81,12 @@ def class_colour(gt_class: int) -> tuple[float, float, float, float]:
 # ---------------------------------------------------------------------------------------------
 
 
-class Runs(NamedTuple):
-    """Maximal runs of equal labels: ``labels[i]`` fills cells ``starts[i] … ends[i] − 1``."""
-
-    labels: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-
-
 def label_runs(labels) -> Runs:
-    """Split a 1-D label sequence into its maximal runs of equal labels (background kept)."""
+    """The maximal runs of a non-empty 1-D label sequence (background kept): a timeline row."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
         raise ValueError(f"labels must be a non-empty 1-D sequence, got shape {labels.shape}")
-    boundaries = np.flatnonzero(labels[1:] != labels[:-1]) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [labels.size]))
-    return Runs(labels[starts], starts, ends)
+    return runs.label_runs(labels)
 
 
 def matched_classes(pred_labels, gt_labels) -> dict[int, int | None]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from steploc.hierarchy import NodeSpans
+from steploc.runs import label_runs
 
 
 @dataclass(frozen=True)
@@ -22,17 +23,6 @@ class Segments:
         return len(self.cluster)
 
 
-def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(starts, ends)`` of the maximal runs of equal labels (``ends`` exclusive)."""
-    labels = np.asarray(labels)
-    if labels.size == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
-    starts = np.concatenate([[0], change]).astype(np.int64)
-    ends = np.concatenate([change, [len(labels)]]).astype(np.int64)
-    return starts, ends
-
-
 def runs_to_segments(labels: np.ndarray, spans: NodeSpans, features: np.ndarray) -> Segments:
     """One segment per run of equal node labels.
 
@@ -40,7 +30,7 @@ def runs_to_segments(labels: np.ndarray, spans: NodeSpans, features: np.ndarray)
     is the mean of the ORIGINAL per-feature vectors inside it, indexed in the features' own
     period, not the node features.
     """
-    starts, ends = label_runs(labels)
+    _, starts, ends = label_runs(labels)
     first_feature = spans.start_feature[starts]
     end_feature = spans.end_feature[ends - 1]
     # Cumulative sums give every segment's mean in one pass over the features.
