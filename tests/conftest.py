@@ -28,6 +28,8 @@ import numpy as np
 import pytest
 import yaml
 
+from steploc.cli import deep_update
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 CC4D_ROOT = REPO / "data" / "captaincook4d"
@@ -193,15 +195,6 @@ def write_synthetic_features(features_dir: Path, video_id: str, n: int, dim: int
 # --------------------------------------------------------------------------------------------
 # Snakemake working directories
 # --------------------------------------------------------------------------------------------
-
-def deep_update(base: dict, new: dict) -> dict:
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_update(base[key], value)
-        else:
-            base[key] = value
-    return base
-
 
 def tiny_config(annotations_root: Path, features_dir: Path, recording_ids: list[str]) -> dict:
     """A small, fast workflow config with absolute paths (schema keys only)."""

@@ -25,16 +25,18 @@ def _load_yaml_configs(paths: list[str]) -> dict:
     merged: dict = {}
     for path in paths:
         with open(path) as fh:
-            _deep_update(merged, yaml.safe_load(fh) or {})
+            deep_update(merged, yaml.safe_load(fh) or {})
     return merged
 
 
-def _deep_update(base: dict, new: dict) -> None:
+def deep_update(base: dict, new: dict) -> dict:
+    """Merge ``new`` into ``base`` recursively (as Snakemake merges config files); returns it."""
     for key, value in new.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
+            deep_update(base[key], value)
         else:
             base[key] = value
+    return base
 
 
 def cmd_params(args: argparse.Namespace) -> None:
