@@ -22,6 +22,8 @@ log = logging.getLogger("steploc")
 def _load_yaml_configs(paths: list[str]) -> dict:
     import yaml
 
+    from steploc.config import deep_update
+
     merged: dict = {}
     for path in paths:
         with open(path) as fh:
@@ -29,21 +31,15 @@ def _load_yaml_configs(paths: list[str]) -> dict:
     return merged
 
 
-def deep_update(base: dict, new: dict) -> dict:
-    """Merge ``new`` into ``base`` recursively (as Snakemake merges config files); returns it."""
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_update(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def cmd_params(args: argparse.Namespace) -> None:
     from steploc.params import build_params_table, write_params_table
 
-    table = build_params_table(json.loads(args.config_json))
+    from steploc.fingerprint import FingerprintCache
+
+    fingerprints = FingerprintCache(args.fingerprint_cache)
+    table = build_params_table(json.loads(args.config_json), fingerprints)
     write_params_table(table, args.out)
+    fingerprints.save()
     log.info("params table: %d videos (%d skipped) -> %s", len(table),
              int((table["status"] != "ok").sum()), args.out)
 
@@ -79,15 +75,15 @@ def cmd_summarize(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from steploc.annotations import read_step_annotations
-    from steploc.evaluate import activity_table, evaluate_videos
+    from steploc.evaluate import activity_table, evaluate_videos, load_ground_truth
     from steploc.io import atomic_path
 
     params = pd.read_parquet(args.params)
-    steps = read_step_annotations(args.steps)
+    annotations = load_ground_truth(args.steps, params, args.invalid_steps)
+    steps = annotations.steps
     segments = pd.read_parquet(args.segments) if args.segments else None
     videos = pd.read_parquet(args.videos) if args.videos else None
-    per_video, labels = evaluate_videos(params, steps, args.model, args.setting, segments,
+    per_video, labels = evaluate_videos(params, annotations, args.model, args.setting, segments,
                                         videos, seed=args.seed)
     activities = activity_table(per_video, steps, labels)
     out_dir = Path(args.out_dir)
@@ -121,12 +117,12 @@ def _run_tables(run_dirs: list[str]):
     """``(model, setting, segments, videos)`` per ``model/setting`` (baselines: no tables)."""
     import pandas as pd
 
-    from steploc.evaluate import BASELINES
+    from steploc.config import BASELINE_MODELS
 
     runs = []
     for run in run_dirs:
         model, setting = run.split("/")
-        if model in BASELINES:
+        if model in BASELINE_MODELS:
             runs.append((model, setting, None, None))
             continue
         summary = Path("results/summary") / model / setting
@@ -138,8 +134,7 @@ def _run_tables(run_dirs: list[str]):
 def cmd_report_figures(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from steploc.annotations import read_step_annotations
-    from steploc.evaluate import video_timeline_inputs
+    from steploc.evaluate import load_ground_truth, video_timeline_inputs
     from steploc.io import atomic_path
     from steploc.report import plot_f1_per_activity, plot_video_timelines
 
@@ -149,7 +144,7 @@ def cmd_report_figures(args: argparse.Namespace) -> None:
             plot_f1_per_activity(activities, tmp, n_videos_column="videos_scored")
     if args.timelines:
         params = pd.read_parquet(args.params)
-        steps = read_step_annotations(args.steps)
+        steps = load_ground_truth(args.steps, params, args.invalid_steps).steps
         runs = _run_tables(args.runs)
         for out_png in args.timelines:
             video_id = Path(out_png).name.removesuffix(".png")
@@ -207,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("params", help="build the params table")
     p.add_argument("--config-json", required=True, help="the workflow config as JSON")
+    p.add_argument("--fingerprint-cache", help="JSON cache of feature-file content hashes")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_params)
 
@@ -234,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segments", help="summary segments.parquet (omit for a baseline)")
     p.add_argument("--videos", help="summary videos.parquet (omit for a baseline)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
+    p.add_argument("--invalid-steps", choices=["error", "skip"], default="error",
+                   help="a malformed ground-truth row: fail, or skip (record) its video")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_evaluate)
 
@@ -250,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps")
     p.add_argument("--runs", nargs="*", default=[], help="model/setting pairs to draw")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--invalid-steps", choices=["error", "skip"], default="error")
     p.add_argument("--timelines", nargs="*", default=[],
                    help="output PNGs named <video_id>.png: ground truth vs predictions")
     p.set_defaults(func=cmd_report_figures)
@@ -289,11 +288,16 @@ def main(argv: list[str] | None = None) -> int:
     pin_threads(args.threads)
     log.info("job environment: %s", " ".join(f"{var}={os.environ.get(var, '<unset>')}"
                                              for var in JOB_ENVIRONMENT))
+    from steploc.io import OutputWriteError
+
     try:
         args.func(args)
     except InputError as exc:
         log.error("%s", exc)
         return 2
+    except OutputWriteError as exc:
+        log.error("%s", exc)
+        return 3
     return 0
 
 

@@ -18,6 +18,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from steploc.config import BASELINE_MODELS
+from steploc.annotations import StepAnnotations, check_steps_within_videos, parse_step_annotations
 from steploc.metrics import (
     STANDARD_OVERLAPS,
     aggregate_metrics,
@@ -27,8 +29,6 @@ from steploc.metrics import (
     score_video,
 )
 
-BASELINES = ("random", "uniform")
-BASELINE_SETTING = "baseline"
 
 METRIC_COLUMNS = ["precision", "recall", "f1", "iou", "mof", "edit",
                   *[f"f1@{t:.2f}" for t in STANDARD_OVERLAPS]]
@@ -41,7 +41,7 @@ def baseline_labels(kind: str, n_cells: int, k: int, video_id: str, seed: int = 
         return rng.integers(0, k, size=n_cells)
     if kind == "uniform":
         return (np.arange(n_cells) * k // n_cells).astype(np.int64)
-    raise ValueError(f"unknown baseline {kind!r} (known: {', '.join(BASELINES)})")
+    raise ValueError(f"unknown baseline {kind!r} (known: {', '.join(BASELINE_MODELS)})")
 
 
 def segment_grid_labels(segments: pd.DataFrame, n_cells: int, period_s: float, k: int) -> np.ndarray:
@@ -65,16 +65,35 @@ def prediction_labels(model: str, params_row, k: int, segments: pd.DataFrame | N
     return segment_grid_labels(segments, n_cells, period, k)
 
 
-def evaluate_videos(params: pd.DataFrame, steps: pd.DataFrame, model: str, setting: str,
-                    segments: pd.DataFrame | None = None, videos: pd.DataFrame | None = None,
-                    seed: int = 0) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+def load_ground_truth(steps_path, params: pd.DataFrame, invalid_steps: str = "error"
+                      ) -> StepAnnotations:
+    """The step annotations, parsed strictly and checked against each video's extent (its
+    features' span, or its duration when shorter; one feature period of slack)."""
+    parsed = parse_step_annotations(steps_path, invalid_steps)
+    ok = params[params["status"] == "ok"]
+    ends, slack = {}, {}
+    for p in ok.itertuples(index=False):
+        period = float(p.feature_period_s)
+        end = int(p.n_features) * period
+        if p.duration_s == p.duration_s:  # not NaN
+            end = min(end, float(p.duration_s))
+        ends[p.video_id], slack[p.video_id] = end, period
+    return check_steps_within_videos(parsed, ends, slack, steps_path, invalid_steps)
+
+
+def evaluate_videos(params: pd.DataFrame, steps: pd.DataFrame | StepAnnotations, model: str,
+                    setting: str, segments: pd.DataFrame | None = None,
+                    videos: pd.DataFrame | None = None, seed: int = 0
+                    ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Per-video metrics of one model x setting (``segments``/``videos`` are its summary
     tables; ``None`` for a baseline). Returns the table and the grid labels ``{video: (pred,
     gt)}`` of the scored videos.
 
     Every video of ``params`` gets a row: ``status`` ``ok`` when scored, else ``skipped`` with
-    the reason (no features, too short, no ground truth) and empty metrics.
+    the reason (no features, too short, no or invalid ground truth) and empty metrics.
     """
+    annotations = steps if isinstance(steps, StepAnnotations) else None
+    steps = annotations.steps if annotations is not None else steps
     steps_by_video = dict(tuple(steps.groupby("recording_id")))
     seg_by_video = {} if segments is None else dict(tuple(segments.groupby("video_id")))
     status_by_video = {} if videos is None else videos.set_index("video_id")[["status", "reason", "n_clusters"]]
@@ -88,7 +107,10 @@ def evaluate_videos(params: pd.DataFrame, steps: pd.DataFrame, model: str, setti
                 raise ValueError(f"video {p.video_id!r} missing from the {model}/{setting} summary")
             st = status_by_video.loc[p.video_id]
             row.update(status=st["status"], reason=st["reason"], n_clusters=int(st["n_clusters"]))
-        if row["status"] == "ok" and p.video_id not in steps_by_video:
+        invalid = None if annotations is None else annotations.invalid_reason(p.video_id)
+        if row["status"] == "ok" and invalid is not None:
+            row.update(status="skipped", reason=invalid)
+        elif row["status"] == "ok" and p.video_id not in steps_by_video:
             row.update(status="skipped", reason="no ground-truth steps for this video")
         if row["status"] != "ok":
             rows.append(row)
@@ -106,7 +128,16 @@ def evaluate_videos(params: pd.DataFrame, steps: pd.DataFrame, model: str, setti
         row.update(n_clusters=k, **scores)
         rows.append(row)
         labels[p.video_id] = (pred, gt)
-    return pd.DataFrame(rows), labels
+    return _with_metric_columns(pd.DataFrame(rows)), labels
+
+
+def _with_metric_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Every metric column present (NaN where nothing was scored): one schema whatever was
+    skipped, so that a run whose every video is skipped still writes well-formed tables."""
+    for column in METRIC_COLUMNS:
+        if column not in table.columns:
+            table[column] = np.nan
+    return table
 
 
 def activity_table(per_video: pd.DataFrame, steps: pd.DataFrame,
@@ -131,7 +162,10 @@ def activity_table(per_video: pd.DataFrame, steps: pd.DataFrame,
             row["mof_activity_matched"] = mof_per_activity([labels[v][0] for v in ok["video_id"]],
                                                            global_steps)
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = _with_metric_columns(pd.DataFrame(rows))
+    if "mof_activity_matched" not in table.columns:
+        table["mof_activity_matched"] = np.nan
+    return table
 
 
 def _global_step_labels(steps: pd.DataFrame, video_id: str, gt: np.ndarray) -> np.ndarray:
@@ -151,7 +185,8 @@ def overall_row(per_video: pd.DataFrame, model: str, setting: str) -> dict:
     row = {"model": model, "setting": setting, "videos_scored": len(scored),
            "videos_skipped": len(skipped),
            "skipped_videos": ", ".join(f"{v} ({r})" for v, r in
-                                       zip(skipped["video_id"], skipped["reason"]))}
+                                       zip(skipped["video_id"], skipped["reason"])),
+           **{c: np.nan for c in METRIC_COLUMNS}}
     if len(scored):
         agg = aggregate_metrics(scored)
         overall = agg[agg["level"] == "overall"].iloc[0]
