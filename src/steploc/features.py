@@ -95,6 +95,71 @@ def _select_key(keys: list[str], key: str | None, path: Path, video: str | None)
     )
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _npy_header(fh, data_size: int, path: Path, video: str | None, member: str = ""
+                ) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an ``.npy`` header, checking that it is a NumPy file, that it holds
+    plain numbers (never Python objects: those would need unpickling, which steploc never
+    does) and that the data is complete. ``data_size`` is the size of the whole ``.npy``
+    stream in bytes."""
+    where = f" (array {member!r})" if member else ""
+    start = fh.read(len(_NPY_MAGIC))
+    if start != _NPY_MAGIC:
+        raise InputError(
+            f"not a NumPy .npy file{where}: it starts with {start[:8]!r}, not the .npy "
+            "header; save the features with numpy.save (text files: name them .txt)",
+            video=video, path=path)
+    try:
+        version = np.lib.format.read_magic(_Rewound(fh, start))
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:  # versions 2.0 and 3.0 share the 4-byte header length
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    except ValueError as exc:
+        raise InputError(f"corrupt .npy header{where}: {exc}", video=video, path=path) from exc
+    if dtype.hasobject:
+        raise InputError(
+            f"the array{where} holds Python objects (dtype {dtype}), not numbers; steploc "
+            "never unpickles data files. Save the features as a numeric (T, D) array",
+            video=video, path=path)
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    available = data_size - fh.tell()
+    if available < expected:
+        raise InputError(
+            f"the file is truncated{where}: its header declares a {shape} {dtype} array "
+            f"({expected} bytes of data) but only {available} bytes follow",
+            video=video, path=path)
+    return tuple(int(n) for n in shape), dtype
+
+
+class _Rewound:
+    """A file object whose first bytes were already read (``read_magic`` reads them again)."""
+
+    def __init__(self, fh, head: bytes):
+        self._fh, self._head = fh, head
+
+    def read(self, n: int) -> bytes:
+        head, self._head = self._head[:n], self._head[n:]
+        return head + (self._fh.read(n - len(head)) if n > len(head) else b"")
+
+
+def _npz_member_header(path: Path, key: str | None, video: str | None
+                       ) -> tuple[str, tuple[int, ...], np.dtype]:
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"not a valid .npz (zip) file: {exc}", video=video, path=path) from exc
+    with zf:
+        keys = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+        k = _select_key(keys, key, path, video)
+        info = zf.getinfo(k + ".npy")
+        with zf.open(info) as fh:
+            shape, dtype = _npy_header(fh, info.file_size, path, video, member=k)
+    return k, shape, dtype
+
+
 def read_feature_shape(path: str | Path, key: str | None = None, video: str | None = None
                        ) -> tuple[tuple[int, ...], str]:
     """Shape and dtype of a feature file, reading only its header where the format allows."""
@@ -102,19 +167,12 @@ def read_feature_shape(path: str | Path, key: str | None = None, video: str | No
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-            return tuple(arr.shape), str(arr.dtype)
+            with open(path, "rb") as fh:
+                shape, dtype = _npy_header(fh, os.fstat(fh.fileno()).st_size, path, video)
+            return shape, str(dtype)
         if suffix == ".npz":
-            with zipfile.ZipFile(path) as zf:
-                keys = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
-                k = _select_key(keys, key, path, video)
-                with zf.open(k + ".npy") as fh:
-                    version = np.lib.format.read_magic(fh)
-                    if version == (1, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-                    else:  # versions 2.0 and 3.0 share the 4-byte header length
-                        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-                return tuple(shape), str(dtype)
+            _, shape, dtype = _npz_member_header(path, key, video)
+            return shape, str(dtype)
         if suffix == ".pt":
             arr = load_feature_array(path, key, video)
             return tuple(arr.shape), str(arr.dtype)
@@ -131,15 +189,22 @@ def read_feature_shape(path: str | Path, key: str | None = None, video: str | No
 
 def load_feature_array(path: str | Path, key: str | None = None, video: str | None = None
                        ) -> np.ndarray:
-    """Load a feature file as stored (``.npy``, ``.npz`` or ``.pt``), without validation."""
+    """Load a feature file as stored (``.npy``, ``.npz`` or ``.pt``), without validation.
+
+    Headers are checked first (:func:`_npy_header`), so a file that is not what its name says,
+    holds Python objects or is truncated gets a message saying exactly that. Nothing is ever
+    unpickled (``allow_pickle=False``, ``torch.load(weights_only=True)``).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
+            read_feature_shape(path, key, video)
             return np.load(path, allow_pickle=False)
         if suffix == ".npz":
+            k, _, _ = _npz_member_header(path, key, video)
             with np.load(path, allow_pickle=False) as data:
-                return data[_select_key(list(data.files), key, path, video)]
+                return data[k]
         if suffix == ".pt":
             import torch  # only needed for .pt files
 
@@ -183,24 +248,51 @@ def load_features(path: str | Path, key: str | None = None, video: str | None = 
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise InputError(f"feature array has non-numeric dtype {arr.dtype}", video=video, path=path)
     n, d = check_feature_shape(tuple(arr.shape), path, video)
-    arr = np.ascontiguousarray(arr.reshape(n, d), dtype=np.float32)
+    arr = arr.reshape(n, d)
     if expected_shape is not None and (n, d) != tuple(expected_shape):
         raise InputError(
-            f"feature array has shape {(n, d)} but the params table says {tuple(expected_shape)}; "
-            "rebuild results/params.parquet",
+            f"feature array has shape {(n, d)} but the video table says {tuple(expected_shape)}: "
+            "the file changed since the run started; run again",
             video=video,
             path=path,
         )
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad_rows = np.flatnonzero(~finite.all(axis=1))
+    if np.issubdtype(arr.dtype, np.floating):
+        finite = np.isfinite(arr)
+        if not finite.all():
+            bad_rows = np.flatnonzero(~finite.all(axis=1))
+            kinds = " and ".join(name for name, present in
+                                 (("NaN", np.isnan(arr).any()), ("Inf", np.isinf(arr).any()))
+                                 if present)
+            raise InputError(
+                f"{(~finite).sum()} {kinds} value(s) in {len(bad_rows)} row(s), first at row "
+                f"{bad_rows[0]}",
+                video=video,
+                path=path,
+            )
+    check_float32_range(arr, video=video, path=path)
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+#: Largest magnitude accepted in a feature file. Real embeddings are O(1); values near the
+#: float32 maximum overflow in the first sum of any model (pooling, matrix products).
+MAX_FEATURE_MAGNITUDE = 1e30
+
+
+def check_float32_range(arr: np.ndarray, *, video: str | None, path: str | Path | None) -> None:
+    """Refuse finite values too large to compute with in float32, naming the worst row."""
+    if arr.size == 0:
+        return
+    magnitude = np.abs(arr, dtype=np.float64)
+    worst = float(magnitude.max())
+    if worst > MAX_FEATURE_MAGNITUDE:
+        row = int(np.unravel_index(int(magnitude.argmax()), arr.shape)[0])
+        limit = float(np.finfo(np.float32).max)
+        what = ("exceeds the float32 range" if worst > limit
+                else "is too close to the float32 maximum to compute with")
         raise InputError(
-            f"{(~finite).sum()} NaN/Inf value(s) in {len(bad_rows)} row(s), first at row "
-            f"{bad_rows[0]}",
-            video=video,
-            path=path,
-        )
-    return arr
+            f"feature value {worst:.3g} at row {row} {what} (steploc accepts |x| <= "
+            f"{MAX_FEATURE_MAGNITUDE:.0e}); rescale or normalise the features",
+            video=video, path=path)
 
 
 def feature_period(n_features: int, duration_s: float | None, configured_s: float | None,

@@ -17,11 +17,12 @@ import pandas as pd
 from steploc import annotations as ann
 from steploc.errors import InputError
 from steploc.features import check_feature_shape, discover_feature_files, feature_period, read_feature_shape
+from steploc.fingerprint import FingerprintCache
 
 COLUMNS = [
     "video_id", "activity_id", "activity_name", "n_clusters", "k_strategy", "duration_s",
     "feature_path", "n_features", "feature_dim", "feature_period_s", "feature_dtype",
-    "status", "reason",
+    "feature_fingerprint", "status", "reason",
 ]
 
 
@@ -59,8 +60,13 @@ def select_videos(recordings: pd.DataFrame, selection: dict, path: Path) -> pd.D
     return chosen.reset_index(drop=True)
 
 
-def build_params_table(config: dict) -> pd.DataFrame:
-    """The params table for ``config`` (the workflow config after schema defaults)."""
+def build_params_table(config: dict, fingerprints: FingerprintCache | None = None
+                       ) -> pd.DataFrame:
+    """The params table for ``config`` (the workflow config after schema defaults).
+
+    ``fingerprints`` reuses the content hashes of unchanged feature files between runs.
+    """
+    fingerprints = fingerprints or FingerprintCache()
     paths = annotation_paths(config["annotations"])
     activities = ann.read_activities(paths["activities"])
     recordings = select_videos(ann.read_recordings(paths["recordings"]),
@@ -120,7 +126,7 @@ def build_params_table(config: dict) -> pd.DataFrame:
             "activity_name": rec.activity_name, "n_clusters": k, "k_strategy": strategy,
             "duration_s": duration, "feature_path": None, "n_features": None,
             "feature_dim": None, "feature_period_s": np.nan, "feature_dtype": None,
-            "status": "ok", "reason": "",
+            "feature_fingerprint": None, "status": "ok", "reason": "",
         }
         if vid not in found:
             row.update(status="skipped", reason=f"no feature file matching "
@@ -134,7 +140,8 @@ def build_params_table(config: dict) -> pd.DataFrame:
                                 feat_cfg.get("period_s"), float(feat_cfg.get("period_tolerance", 0.05)),
                                 video=vid, path=path)
         row.update(feature_path=str(path), n_features=n, feature_dim=d,
-                   feature_period_s=period, feature_dtype=dtype)
+                   feature_period_s=period, feature_dtype=dtype,
+                   feature_fingerprint=fingerprints.fingerprint(path))
         rows.append(row)
 
     out = pd.DataFrame(rows, columns=COLUMNS)
