@@ -30,6 +30,7 @@ include: "workflow/rules/evaluate.smk"
 rule all:
     input:
         "results/params.parquet",
+        all_per_video_outputs(),
         all_summaries(),
         all_metrics(),
     default_target: True

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import yaml
 
-from steploc.cli import deep_update
+from steploc.config import deep_update
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"

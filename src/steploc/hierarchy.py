@@ -144,15 +144,23 @@ class HieroModel:
         self.checkpoint = model_config["checkpoint"]
         self.model = load_checkpoint(self.checkpoint, device=self.device)
 
+    def check_dimensions(self, dims: list[int], videos: list[str | None],
+                         paths: list[str | None]) -> None:
+        """Every video's feature dimension must be the checkpoint's input size."""
+        expected = self.model.config.input_size
+        for dim, video, path in zip(dims, videos, paths):
+            if dim != expected:
+                raise InputError(
+                    f"features are {dim}-d but HiERO checkpoint {self.checkpoint!r} expects "
+                    f"{expected}-d input (features of the extractor it was trained on)",
+                    video=video, path=path)
+
     def extract_batch(self, features: list[np.ndarray], periods: list[float]) -> list:
         from steploc.errors import VideoSkipped
         from steploc.hiero import make_positions
 
-        expected = self.model.config.input_size
-        for x in features:
-            if x.shape[1] != expected:
-                raise InputError(f"features are {x.shape[1]}-d but checkpoint {self.checkpoint} "
-                                 f"expects {expected}-d input")
+        self.check_dimensions([x.shape[1] for x in features], [None] * len(features),
+                              [None] * len(features))
         positions = [make_positions(len(x), self.positions, period)
                      for x, period in zip(features, periods)]
         outputs = self.model.extract_batch(features, positions, depth=self.depth, skip_short=True)
@@ -187,6 +195,7 @@ class HierarchyVideo:
     duration_s: float | None
     output_path: str
     array_key: str | None = None
+    feature_fingerprint: str | None = None
 
 
 def hierarchy_record(video: HierarchyVideo, model_name: str, depth: int,
@@ -208,6 +217,7 @@ def hierarchy_record(video: HierarchyVideo, model_name: str, depth: int,
         "n_features": video.n_features,
         "feature_period_s": video.feature_period_s,
         "duration_s": np.nan if video.duration_s is None else video.duration_s,
+        "feature_fingerprint": video.feature_fingerprint or "",
         "node_features": (np.zeros((0, 0), np.float32) if node_features is None
                           else node_features.astype(np.float32, copy=False)),
         "node_start_feature": spans.start_feature,
@@ -215,6 +225,18 @@ def hierarchy_record(video: HierarchyVideo, model_name: str, depth: int,
         "node_start_s": spans.start_s,
         "node_end_s": spans.end_s,
     }
+
+
+def check_finite_output(values: np.ndarray, video: HierarchyVideo, stage: str) -> None:
+    """Numeric overflow is caught where it happens: a stage never writes Inf/NaN."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        rows = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
+        raise InputError(
+            f"{stage} produced {(~finite).sum()} non-finite value(s) (overflow) in "
+            f"{len(rows)} node(s), first at node {rows[0]}; the input features are too large "
+            "for float32 arithmetic: rescale or normalise them", video=video.video_id,
+            path=video.feature_path)
 
 
 def run_hierarchy(videos: list[HierarchyVideo], model_name: str, model_config: dict,
@@ -229,9 +251,19 @@ def run_hierarchy(videos: list[HierarchyVideo], model_name: str, model_config: d
     from steploc.features import load_features
     from steploc.io import write_npz
 
+    from steploc.fingerprint import file_fingerprint
+
     model = build_model(model_config, device=device)
     log.info("model %r (%s) on %s, depth %d", model_name, model_config.get("type"),
              getattr(model, "device", "cpu"), model.depth)
+    if isinstance(model, HieroModel):
+        model.check_dimensions([v.feature_dim for v in videos], [v.video_id for v in videos],
+                               [v.feature_path for v in videos])
+    for v in videos:
+        if v.feature_fingerprint is not None and file_fingerprint(v.feature_path) != v.feature_fingerprint:
+            raise InputError("the feature file changed while the run was going on (its content "
+                             "differs from when the video table was built); run again",
+                             video=v.video_id, path=v.feature_path)
     arrays = [
         load_features(v.feature_path, v.array_key, v.video_id, (v.n_features, v.feature_dim))
         for v in videos
@@ -247,6 +279,7 @@ def run_hierarchy(videos: list[HierarchyVideo], model_name: str, model_config: d
                 records.append((v, hierarchy_record(v, model_name, model.depth, None,
                                                     "skipped", out.reason)))
             else:
+                check_finite_output(out, v, f"hierarchy stage (model {model_name!r})")
                 records.append((v, hierarchy_record(v, model_name, model.depth, out)))
     for v, record in records:
         write_npz(v.output_path, record)

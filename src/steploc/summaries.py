@@ -50,12 +50,20 @@ VIDEOS_SCHEMA = pa.schema([
 ])
 
 
-def embeddings_schema(dim: int) -> pa.Schema:
+def embeddings_schema(dim: int | None) -> pa.Schema:
+    """``embedding`` is ``fixed_size_list<float32>[dim]``; only when no video has a feature
+    file at all (``dim`` unknown, the table is empty) it is a plain ``list<float32>``."""
     return pa.schema([
         ("video_id", pa.string()),
         ("segment_idx", pa.int32()),
-        ("embedding", pa.list_(pa.float32(), dim)),
+        ("embedding", pa.list_(pa.float32()) if dim is None else pa.list_(pa.float32(), dim)),
     ])
+
+
+def feature_dimension(params_table: pd.DataFrame) -> int | None:
+    """The features' dimension (one for all videos), ``None`` when no video has features."""
+    dims = params_table["feature_dim"].dropna()
+    return int(dims.iloc[0]) if len(dims) else None
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -75,7 +83,7 @@ def summarize(params_table: pd.DataFrame, segment_files: dict[str, str | Path], 
     seg_cols: dict[str, list] = {name: [] for name in SEGMENTS_SCHEMA.names}
     emb_ids, emb_idx, emb_rows = [], [], []
     video_rows = []
-    dim = None
+    dim = feature_dimension(params_table)
     for row in params_table.itertuples(index=False):
         base = {"video_id": row.video_id, "activity_id": int(row.activity_id), "model": model,
                 "setting": setting, "duration_s": float(row.duration_s),
@@ -104,9 +112,7 @@ def summarize(params_table: pd.DataFrame, segment_files: dict[str, str | Path], 
         seg_cols["end_s"].append(seg["segment_end_s"])
         seg_cols["cluster"].append(seg["segment_cluster"].astype(np.int32))
         emb = seg["step_embeddings"].astype(np.float32)
-        if dim is None:
-            dim = emb.shape[1]
-        elif emb.shape[1] != dim:
+        if emb.shape[1] != dim:
             raise ValueError(f"video {row.video_id!r}: embedding dimension {emb.shape[1]} != {dim}")
         emb_ids.extend([row.video_id] * n_seg)
         emb_idx.append(np.arange(n_seg, dtype=np.int32))
@@ -123,12 +129,14 @@ def summarize(params_table: pd.DataFrame, segment_files: dict[str, str | Path], 
         "end_s": pa.array(concat(seg_cols["end_s"], np.float64)),
         "cluster": pa.array(concat(seg_cols["cluster"], np.int32)),
     }, schema=SEGMENTS_SCHEMA)
-    dim = dim or 0
-    flat = np.concatenate(emb_rows).reshape(-1) if emb_rows else np.zeros(0, np.float32)
+    flat = pa.array(np.concatenate(emb_rows).reshape(-1) if emb_rows
+                    else np.zeros(0, np.float32), pa.float32())
+    embedding_column = (pa.array([], pa.list_(pa.float32())) if dim is None
+                        else pa.FixedSizeListArray.from_arrays(flat, dim))
     embeddings = pa.table({
         "video_id": pa.array(emb_ids, pa.string()),
         "segment_idx": pa.array(concat(emb_idx, np.int32)),
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dim),
+        "embedding": embedding_column,
     }, schema=embeddings_schema(dim))
     videos = pa.Table.from_pylist(video_rows, schema=VIDEOS_SCHEMA)
     _write(segments, out_dir / "segments.parquet")

@@ -203,7 +203,7 @@ def test_non_numeric_dtype(tmp_path):
 
 def test_shape_changed_since_params(tmp_path):
     np.save(tmp_path / "x.npy", X)
-    with pytest.raises(InputError, match="params"):
+    with pytest.raises(InputError, match="changed since"):
         load_features(tmp_path / "x.npy", video="1_7", expected_shape=(5, 3))
 
 

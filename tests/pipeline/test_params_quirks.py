@@ -18,7 +18,7 @@ from steploc.params import COLUMNS, annotation_paths, build_params_table, select
 CONTRACT_COLUMNS = [
     "video_id", "activity_id", "activity_name", "n_clusters", "k_strategy", "duration_s",
     "feature_path", "n_features", "feature_dim", "feature_period_s",
-    "feature_dtype", "status", "reason",
+    "feature_dtype", "feature_fingerprint", "status", "reason",
 ]
 
 REAL_ACTIVITY_IDS = set(range(1, 30)) - {6, 11, 14, 19, 24}

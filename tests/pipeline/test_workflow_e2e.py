@@ -26,7 +26,7 @@ RUN = ("--cores", "2", "--resources", "gpu=1")
 PARAMS_COLUMNS = [
     "video_id", "activity_id", "activity_name", "n_clusters", "k_strategy", "duration_s",
     "feature_path", "n_features", "feature_dim", "feature_period_s",
-    "feature_dtype", "status", "reason",
+    "feature_dtype", "feature_fingerprint", "status", "reason",
 ]
 
 

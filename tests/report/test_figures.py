@@ -160,3 +160,16 @@ def test_write_overall_table_html_in_percent(tmp_path):
     assert "tp@0.50" not in html and "level" not in html
     with pytest.raises(ValueError):
         write_overall_table_html(overall, out, columns=["model", "nope"])
+
+
+def test_dollar_signs_in_annotation_text_are_not_mathtext(tmp_path):
+    """Step texts such as "Add $5 of sugar" or a stray "$\\frac{" used to crash the figure
+    (matplotlib parses $...$ as mathtext)."""
+    gt = np.array([0, 1, 1, 2, 2, 0])
+    names = {1: r"Add $\frac{$ sugar", 2: "Pay $5"}
+    plot_video_timelines("v", 1.0, gt, names, {"m/s": np.array([0, 0, 1, 1, 2, 2])},
+                         tmp_path / "t.png")
+    activities = pd.DataFrame({"model": ["m"], "setting": ["s"], "activity_id": [1],
+                               "activity_name": [r"$\frac{"], "f1": [0.5], "n_videos": [1]})
+    plot_f1_per_activity(activities, tmp_path / "f.png")
+    assert (tmp_path / "t.png").stat().st_size > 0 and (tmp_path / "f.png").stat().st_size > 0

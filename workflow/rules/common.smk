@@ -13,14 +13,22 @@ from snakemake.exceptions import WorkflowError
 
 import steploc
 from steploc.batching import assign_shards
+from steploc.config import BASELINE_MODELS, BASELINE_SETTING, check_config
 from steploc.errors import InputError
+from steploc.fingerprint import FingerprintCache
 from steploc.runtime import put_interpreter_first_on_path
 from steploc.params import build_params_table
 
 put_interpreter_first_on_path()
 
+# Content fingerprints of the feature files, reused while a file's stat is unchanged.
+FINGERPRINT_CACHE = ".snakemake/steploc/feature_fingerprints.json"
+
 try:
-    PARAMS = build_params_table(config)
+    check_config(config)
+    _fingerprints = FingerprintCache(FINGERPRINT_CACHE)
+    PARAMS = build_params_table(config, _fingerprints)
+    _fingerprints.save()
 except InputError as exc:
     raise WorkflowError(f"steploc: {exc}") from None
 
@@ -29,9 +37,9 @@ for _name, _model in config["models"].items():
         _ckpt = _model.get("checkpoint")
         if not _ckpt or not Path(_ckpt).is_file():
             raise WorkflowError(
-                f"steploc: model {_name!r}: checkpoint {_ckpt!r} not found (for the demo's "
-                "random-weights checkpoint run: python -m steploc demo-checkpoint "
-                f"--out {_ckpt})"
+                f"steploc: models.{_name}.checkpoint: file {_ckpt!r} not found; check the "
+                "path (`make demo` writes the demo's random-weights checkpoint, "
+                "data/demo_checkpoints/hiero_egovlp_RANDOM_WEIGHTS.pth)"
             )
 
 VIDEO_ROWS = PARAMS.set_index("video_id", drop=False)
@@ -41,7 +49,7 @@ SETTINGS = list(config["clustering"])
 SHARDS = assign_shards(VIDEOS, config["batching"]["shards"])
 RES = config["resources"]
 
-from steploc.evaluate import BASELINE_SETTING, BASELINES, report_sample
+from steploc.evaluate import load_ground_truth, report_sample
 
 # Evaluation runs only when ground truth (step annotations) is configured.
 EVAL = config["evaluation"]
@@ -49,9 +57,20 @@ EVALUATE = config["annotations"].get("step_annotations", "") is not None and EVA
 EVAL_RUNS = [(m, s) for m in MODELS for s in SETTINGS] + [
     (b, BASELINE_SETTING) for b in EVAL["baselines"]
 ]
+INVALID_STEPS = config["annotations"]["invalid_steps"]
+
+if EVALUATE:
+    # Malformed ground truth fails now, before any job, naming the file, row and value.
+    try:
+        from steploc.params import annotation_paths
+
+        load_ground_truth(annotation_paths(config["annotations"])["step_annotations"], PARAMS,
+                          INVALID_STEPS)
+    except InputError as exc:
+        raise WorkflowError(f"steploc: {exc}") from None
 
 wildcard_constraints:
-    model="|".join(MODELS + list(BASELINES)),
+    model="|".join(MODELS + list(BASELINE_MODELS)),
     setting="|".join(SETTINGS + [BASELINE_SETTING]),
     video="|".join(VIDEOS) if VIDEOS else "$^",
 
@@ -106,6 +125,7 @@ def hierarchy_spec(model, videos):
                 "feature_dim": int(r.feature_dim),
                 "feature_period_s": float(r.feature_period_s),
                 "duration_s": None if r.duration_s != r.duration_s else float(r.duration_s),
+                "feature_fingerprint": r.feature_fingerprint,
                 "output_path": hierarchy_path(model, r.video_id),
             }
             for r in rows.itertuples(index=False)
@@ -148,6 +168,15 @@ def annotation_inputs():
     return [str(p) for p in paths.values() if p is not None]
 
 
+def all_per_video_outputs():
+    """Every documented per-video file: targets of `rule all`, so a deleted one is rebuilt by
+    a plain rerun (Snakemake does not regenerate a missing intermediate file on its own when
+    the files made from it are up to date)."""
+    return [hierarchy_path(m, v) for m in MODELS for v in VIDEOS] + [
+        segment_path(m, s, v) for m in MODELS for s in SETTINGS for v in VIDEOS
+    ]
+
+
 def all_summaries():
     return expand(
         "results/summary/{model}/{setting}/{name}.parquet",
@@ -159,16 +188,18 @@ def all_summaries():
 
 def evaluate_inputs(wildcards):
     inputs = {"params": "results/params.parquet", "steps": step_annotations_path()}
-    if wildcards.model not in BASELINES:
+    if wildcards.model not in BASELINE_MODELS:
         summary = f"results/summary/{wildcards.model}/{wildcards.setting}"
         inputs.update(segments=f"{summary}/segments.parquet", videos=f"{summary}/videos.parquet")
     return inputs
 
 
 def evaluate_summary_args(wildcards, input):
+    import shlex
+
     if "segments" not in input.keys():
         return ""
-    return f"--segments {input.segments} --videos {input.videos}"
+    return f"--segments {shlex.quote(input.segments)} --videos {shlex.quote(input.videos)}"
 
 
 def step_annotations_path():
@@ -195,7 +226,7 @@ def timeline_inputs(wildcards):
     """Summaries of every model x setting (baselines need none), params and ground truth."""
     inputs = {"params": "results/params.parquet", "steps": step_annotations_path()}
     for m, s in EVAL_RUNS:
-        if m not in BASELINES:
+        if m not in BASELINE_MODELS:
             inputs[f"segments_{m}_{s}"] = f"results/summary/{m}/{s}/segments.parquet"
             inputs[f"videos_{m}_{s}"] = f"results/summary/{m}/{s}/videos.parquet"
     return inputs

@@ -13,13 +13,15 @@ rule evaluate:
     params:
         summary=evaluate_summary_args,
         seed=EVAL["random_seed"],
+        invalid_steps=INVALID_STEPS,
     localrule: True
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "python -m steploc evaluate --params {input.params} --steps {input.steps:q}"
-        " --model {wildcards.model} --setting {wildcards.setting} {params.summary}"
-        " --seed {params.seed} --out-dir $(dirname {output.videos}) > {log} 2>&1"
+        "python -m steploc evaluate --params {input.params:q} --steps {input.steps:q}"
+        " --model {wildcards.model:q} --setting {wildcards.setting:q} {params.summary}"
+        " --seed {params.seed} --invalid-steps {params.invalid_steps}"
+        " --out-dir $(dirname {output.videos:q}) > {log:q} 2>&1"
 
 
 rule evaluate_overall:
@@ -39,8 +41,8 @@ rule evaluate_overall:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "python -m steploc evaluate-overall --out {output.parquet} --csv {output.csv}"
-        " {input} > {log} 2>&1"
+        "python -m steploc evaluate-overall --out {output.parquet:q} --csv {output.csv:q}"
+        " {input:q} > {log:q} 2>&1"
 
 
 rule report_f1_per_activity:
@@ -59,7 +61,8 @@ rule report_f1_per_activity:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "python -m steploc report-figures --activities {input} --f1-png {output} > {log} 2>&1"
+        "python -m steploc report-figures --activities {input:q} --f1-png {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule report_timeline:
@@ -75,11 +78,13 @@ rule report_timeline:
     log:
         "logs/report/timeline_{video}.log",
     params:
-        runs=" ".join(f"{m}/{s}" for m, s in EVAL_RUNS),
+        runs=[f"{m}/{s}" for m, s in EVAL_RUNS],
         seed=EVAL["random_seed"],
+        invalid_steps=INVALID_STEPS,
     localrule: True
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "python -m steploc report-figures --params {input.params} --steps {input.steps:q}"
-        " --runs {params.runs} --seed {params.seed} --timelines {output} > {log} 2>&1"
+        "python -m steploc report-figures --params {input.params:q} --steps {input.steps:q}"
+        " --runs {params.runs:q} --seed {params.seed} --invalid-steps {params.invalid_steps}"
+        " --timelines {output:q} > {log:q} 2>&1"

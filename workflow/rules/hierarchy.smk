@@ -14,11 +14,11 @@ rule check_checkpoint:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "python -m steploc check-checkpoint --checkpoint {input:q} --out {output} > {log} 2>&1"
+        "python -m steploc check-checkpoint --checkpoint {input:q} --out {output:q} > {log:q} 2>&1"
 
 
 HIERARCHY_SHELL = (
-    "python -m steploc --threads {threads} hierarchy --spec {params.spec:q} > {log} 2>&1"
+    "python -m steploc --threads {threads} hierarchy --spec {params.spec:q} > {log:q} 2>&1"
 )
 
 if not SHARDS:

@@ -9,8 +9,11 @@ rule params:
         "logs/params/params.log",
     params:
         config_json=lambda wc: params_config_json(),
+        fingerprint_cache=FINGERPRINT_CACHE,
     localrule: True
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "python -m steploc params --config-json {params.config_json:q} --out {output} > {log} 2>&1"
+        "python -m steploc params --config-json {params.config_json:q}"
+        " --fingerprint-cache {params.fingerprint_cache:q} --out {output:q}"
+        " > {log:q} 2>&1"

@@ -2,7 +2,9 @@
 # BLAS threads are pinned to the rule's threads: on these small matrices one thread per video
 # is fastest, and parallelism comes from running videos side by side.
 
-SEGMENT_SHELL = "python -m steploc --threads {threads} segment --spec {params.spec:q} > {log} 2>&1"
+SEGMENT_SHELL = (
+    "python -m steploc --threads {threads} segment --spec {params.spec:q} > {log:q} 2>&1"
+)
 
 if not SHARDS:
 

@@ -13,6 +13,6 @@ rule summarize:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "python -m steploc summarize --params {input.params} --model {wildcards.model:q}"
-        " --setting {wildcards.setting:q} --out-dir $(dirname {output.videos})"
-        " {input.segments} > {log} 2>&1"
+        "python -m steploc summarize --params {input.params:q} --model {wildcards.model:q}"
+        " --setting {wildcards.setting:q} --out-dir $(dirname {output.videos:q})"
+        " {input.segments:q} > {log:q} 2>&1"

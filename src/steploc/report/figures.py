@@ -29,14 +29,13 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
+from steploc.config import BASELINE_MODELS  # noqa: E402
 from steploc.metrics.grid import BACKGROUND  # noqa: E402
 from steploc.metrics.matching import hungarian_relabel  # noqa: E402
 from steploc.metrics.validation import as_label_array  # noqa: E402
 from steploc import runs  # noqa: E402
 from steploc.runs import Runs  # noqa: E402
 
-BASELINE_MODELS = frozenset({"random", "uniform"})
-"""Models that are chance baselines (the floor), drawn in grey with hatching."""
 
 BACKGROUND_COLOUR = to_rgba("#e6e6e6")
 """Background cells (class 0), and predicted clusters matched to background."""
@@ -203,8 +202,11 @@ def _label_runs_that_fit(ax, row_y: float, labelled_runs, renderer, fontsize: fl
 
 
 def _truncate(text: str, max_chars: int) -> str:
+    """Data text for a label: one line, at most ``max_chars``, ``$`` escaped (annotation text
+    such as "Add $5 of sugar" is not matplotlib mathtext, and bad mathtext would crash)."""
     text = " ".join(str(text).split())
-    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+    text = text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+    return text.replace("$", r"\$")
 
 
 def _check_timeline_inputs(gt_labels, period_s, predictions, uncovered_clusters):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from steploc.errors import VideoSkipped
+from steploc.errors import InputError, VideoSkipped
 from steploc.hierarchy import NodeSpans
 from steploc.segment.segments import runs_to_segments
 from steploc.segment.smoothing import smooth_labels
@@ -119,11 +119,19 @@ def run_segment(videos: list[SegmentVideo], model_name: str, setting_name: str,
                           h["node_start_s"], h["node_end_s"])
         status, reason = str(h["status"]), str(h["reason"])
         result = _empty_result(features.shape[1])
+        if status == "ok" and not np.isfinite(h["node_features"]).all():
+            raise InputError("non-finite node features in the hierarchy output (an overflow "
+                             "upstream); rerun the hierarchy stage", video=v.video_id,
+                             path=v.hierarchy_path)
         if status == "ok":
             try:
                 result = segment_video(h["node_features"], spans, features, v.n_clusters, settings)
             except VideoSkipped as skip:
                 status, reason = "skipped", skip.reason
+            else:
+                if not np.isfinite(result["step_embeddings"]).all():
+                    raise InputError("segment stage: step embeddings overflow float32",
+                                     video=v.video_id, path=v.feature_path)
         if status != "ok":
             log.warning("video %s skipped: %s", v.video_id, reason)
         results.append((v, {
