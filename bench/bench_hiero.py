@@ -10,7 +10,7 @@ One run times, per device (CPU with a fixed thread count; CUDA when available):
    ``model.extract_batch`` (several videos per forward).
 
 The weights are RANDOM (``steploc.hiero.testing.random_model``): timing does not depend on them.
-The reference figures printed for comparison are spec §1.15's measurements of the reference
+The reference figures printed for comparison are docs/hiero.md §1.15's measurements of the reference
 implementation (another run, same kind of 2-core machine), not measured here.
 
 Usage: ``python bench/bench_hiero.py [--device auto|cpu|cuda] [--quick] [--threads 2]``
@@ -36,7 +36,7 @@ from steploc.hiero.testing import random_model  # noqa: E402
 LENGTHS = (250, 1000, 2000, 8000)
 QUICK_LENGTHS = (250, 2000)
 DURATIONS_CSV = REPO_ROOT / "data" / "captaincook4d" / "metadata" / "video_information.csv"
-# spec §1.15 / fixture README: reference full forward, 2 CPU threads, median of 5 after 1 warm-up,
+# docs/hiero.md §1.15 / fixture README: reference full forward, 2 CPU threads, median of 5 after 1 warm-up,
 # three separate runs
 REFERENCE_FULL_FORWARD_CPU_S = {500: "0.105-0.119", 2000: "0.337-0.354", 8000: "1.57-2.33"}
 
@@ -73,8 +73,8 @@ def bench_lengths(model, device: torch.device, lengths, repeats: int) -> list[di
     generator = torch.Generator().manual_seed(0)
     for length in lengths:
         x = torch.randn(length, 256, generator=generator).to(device)
-        depth2 = timed_seconds(lambda: model.extract(x, depth=2), device, repeats)
-        full = timed_seconds(lambda: model.extract_levels(x), device, repeats)
+        depth2 = timed_seconds(lambda x=x: model.extract(x, depth=2), device, repeats)
+        full = timed_seconds(lambda x=x: model.extract_levels(x), device, repeats)
         rows.append({"T": length, "depth2": depth2, "full": full})
     return rows
 
@@ -107,7 +107,7 @@ def print_device_report(device: torch.device, threads: int, rows: list[dict], jo
     print(f"\n== {label}: per-video latency, full width (hidden 768), seconds: median (min) ==")
     print(
         f"{'T':>6} | {'extract(depth=2)':>17} | {'full forward':>17} | {'d2/full':>7} | "
-        "reference full forward (spec §1.15, CPU 2 threads, median of 5, 3 runs)"
+        "reference full forward (docs/hiero.md §1.15, CPU 2 threads, median of 5, 3 runs)"
     )
     for row in rows:
         reference = REFERENCE_FULL_FORWARD_CPU_S.get(row["T"], "-") if device.type == "cpu" else "-"

@@ -1,8 +1,6 @@
 """Shared fixtures of the HiERO tests: the parity fixture and the models built from it.
 
-The parity fixture lives outside the repository, in ``../shared/fixtures/hiero_parity`` relative
-to the repository root, or under ``$STEPLOC_SHARED``. Tests that need it are skipped with a
-clear message when it is absent.
+The parity fixture is vendored in ``tests/fixtures/hiero_parity``.
 """
 
 from __future__ import annotations
@@ -16,26 +14,21 @@ import pytest
 from steploc.hiero import HiERO, load_checkpoint
 from steploc.hiero.testing import random_model, write_random_checkpoint
 
-from .parity_data import find_parity_fixture
+from .parity_data import FIXTURE_DIR
 
 
 @pytest.fixture(scope="session")
 def random_tiny_model(tmp_path_factory) -> HiERO:
-    """Reduced width (hidden 32) with RANDOM weights through our own writer and loader; needs no
-    shared fixture (its weights equal the fixture checkpoint's)."""
+    """Reduced width (hidden 32) with RANDOM weights through our own writer and loader (its
+    weights equal the fixture checkpoint's)."""
     path = write_random_checkpoint(tmp_path_factory.mktemp("hiero") / "hiero_RANDOM_weights.pth")
     return load_checkpoint(path)
 
 
 @pytest.fixture(scope="session")
 def parity_dir() -> Path:
-    found = find_parity_fixture()
-    if found is None:
-        pytest.skip(
-            "HiERO parity fixture not found: expected ../shared/fixtures/hiero_parity next to the "
-            "repository, or set STEPLOC_SHARED to the shared folder"
-        )
-    return found
+    assert (FIXTURE_DIR / "hiero_parity.npz").is_file(), f"vendored fixture missing: {FIXTURE_DIR}"
+    return FIXTURE_DIR
 
 
 @pytest.fixture(scope="session")

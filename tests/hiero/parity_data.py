@@ -1,34 +1,17 @@
 """Where the HiERO parity fixture lives, and how to read a case's model input.
 
-The fixture is outside the repository: ``../shared/fixtures/hiero_parity`` relative to the
-repository root, or under ``$STEPLOC_SHARED``.
+The fixture (reference inputs, outputs and intermediates, made with the reference HiERO code)
+is vendored in ``tests/fixtures/hiero_parity`` (see its ``VENDORED.md``).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURE_NAME = "hiero_parity"
-
-
-def find_parity_fixture() -> Path | None:
-    """``$STEPLOC_SHARED/fixtures/hiero_parity`` (or ``$STEPLOC_SHARED`` itself / its
-    ``hiero_parity``), else ``<repo>/../shared/fixtures/hiero_parity``; None if absent."""
-    candidates = []
-    shared = os.environ.get("STEPLOC_SHARED")
-    if shared:
-        base = Path(shared)
-        candidates += [base / "fixtures" / FIXTURE_NAME, base / FIXTURE_NAME, base]
-    candidates.append(REPO_ROOT.parent / "shared" / "fixtures" / FIXTURE_NAME)
-    for candidate in candidates:
-        if (candidate / "hiero_parity.npz").is_file() and (candidate / "fixture_meta.json").is_file():
-            return candidate
-    return None
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "hiero_parity"
 
 
 def model_input(parity: dict[str, np.ndarray], case: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,4 +1,7 @@
-"""The public model API and the building blocks checked against brute-force definitions."""
+"""The public model API and the building blocks checked against brute-force definitions.
+
+Section numbers (``§x``) refer to ``docs/hiero.md``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Parity with the reference HiERO forward on CPU (shared/fixtures/hiero_parity).
+"""Parity with the reference HiERO forward on CPU (tests/fixtures/hiero_parity).
 
 Integers (depths, indices, assignments, k-means labels, edge sets) must be exactly equal; features
 within atol = rtol = 1e-4 (README "Suggested tolerances").
@@ -28,7 +28,7 @@ TINY_CASES = [
 ]
 INTERMEDIATE_CASES = [case for case in TINY_CASES if int(case.split(".T")[1]) <= 256]
 DEPTHS = (0, 1, 2)
-TOL = dict(atol=1e-4, rtol=1e-4)
+TOL = {"atol": 1e-4, "rtol": 1e-4}
 
 
 def edge_set(edge_index) -> set[tuple[int, int]]:
@@ -134,7 +134,7 @@ def test_intermediates_match_reference(case, tiny_runs, parity):
 
 
 def test_exact_knn_ties_follow_the_cpu_kdtree_rule(tiny_runs, parity, parity_meta):
-    """T = 250 has nodes exactly equidistant from two sample points (spec §1.10.5); both branches
+    """T = 250 has nodes exactly equidistant from two sample points (hiero.md §1.10.5); both branches
     of the CPU rule (upper sample 8/16/24 wins, else the lower) occur and the labels match."""
     levels, _ = tiny_runs["index.T250"]
     samples = sample_grid(torch.device("cpu"))

@@ -1,6 +1,7 @@
 """HiERO (Peirone et al., ICCV 2025) re-implemented for steploc, in parity with the reference.
 
-See ``shared/docs/hiero_spec.md``. Public API:
+See ``docs/hiero.md`` (the model) and ``docs/training.md`` (training); bare ``§x`` numbers in
+this package's comments refer to ``docs/hiero.md``. Public API:
 
 * :func:`load_checkpoint` -> :class:`HiERO` in eval mode (safe loading of ``train.py`` files);
 * :meth:`HiERO.extract` / :meth:`HiERO.extract_batch` / :meth:`HiERO.extract_levels`;

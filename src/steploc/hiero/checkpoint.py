@@ -1,11 +1,12 @@
 """Loading the official HiERO ``train.py`` checkpoint without executing anything from the file.
 
 The file is a ``torch.save`` of a dict with ``model``, ``task``, ``optimizer``, two scheduler
-states, ``step`` and ``config`` (a pickled ``omegaconf.DictConfig``, spec §2). ``torch.load``'s
-default ``weights_only=True`` refuses it (omegaconf pickles a ``defaultdict`` through SETITEM,
-§0.6), and ``weights_only=False`` with the stock pickle would run any code the file names. So
-the file is read with a restricted unpickler that admits only the globals such a checkpoint
-needs, maps the omegaconf classes to inert stand-ins, and refuses everything else by name.
+states, ``step`` and ``config`` (a pickled ``omegaconf.DictConfig``, docs/hiero.md §2).
+``torch.load``'s default ``weights_only=True`` refuses it (omegaconf pickles a ``defaultdict``
+through SETITEM, hiero.md §0.6), and ``weights_only=False`` with the stock pickle would run any
+code the file names. So the file is read with a restricted unpickler that admits only the
+globals such a checkpoint needs, maps the omegaconf classes to inert stand-ins, and refuses
+everything else by name.
 Sizes come from ``config.model`` (interpolations resolved here, no Hydra ``instantiate``); the
 ``model`` state dict is checked key by key and shape by shape. ``task``, ``optimizer`` and the
 schedulers are ignored.

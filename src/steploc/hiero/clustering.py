@@ -1,9 +1,10 @@
-"""Function-aware clustering of the decoder (spec §1.10), reproduced with its quirks.
+"""Function-aware clustering of the decoder (docs/hiero.md §1.10), reproduced with its quirks.
 
 Per video and clustered depth: resample the node features to 32 points, build an ``exp(cos/0.05)``
 affinity, take 4 eigenvectors of the normalised Laplacian, run torch_kmeans 0.2.0's k-means with
 the CPU initial centres, and carry the labels back to the nodes. Everything is vectorised over
-the videos of a batch; each video still behaves exactly like a call of its own.
+the videos of a batch; each video still behaves exactly like a call of its own. Bare ``§x``
+numbers below refer to ``docs/hiero.md``.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ class VideoTooShort(ValueError):
     """The video has too few feature rows for the model's clustering step.
 
     With clustering on, the reference crashes when the depth-2 graph has a single node
-    (T <= 4 for the egovlp config, spec §0.7): the normalised index ``0/0`` is NaN. The pipeline
-    catches this exception and records the video as skipped.
+    (T <= 4 for the egovlp config, docs/hiero.md §0.7): the normalised index ``0/0`` is NaN. The
+    pipeline catches this exception and records the video as skipped.
     """
 
     def __init__(self, length: int, min_length: int, index: int | None = None) -> None:

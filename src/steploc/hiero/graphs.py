@@ -3,7 +3,8 @@
 The reference builds every graph with ``torch_cluster.radius_graph``. On a 1-D sequence whose
 coordinates are sorted inside each group, the neighbours of a node within a radius form a
 contiguous band, so scanning offsets 1, 2, ... until no pair qualifies gives the same edge set in
-O(n * band) instead of a kd-tree or an O(n^2) distance matrix.
+O(n * band) instead of a kd-tree or an O(n^2) distance matrix. Bare ``§x`` numbers below refer
+to ``docs/hiero.md``.
 """
 
 from __future__ import annotations
@@ -23,31 +24,15 @@ MAX_NEIGHBOURS = 31
 
 @dataclass(frozen=True)
 class TemporalGraph:
-    """Edges j -> i (row 0 = source j, row 1 = target i) plus what TDGC needs per edge (§1.4).
-
-    TDGC's gate depends on the edge only through ``|p_j - p_i|``; in these graphs that distance
-    takes few distinct values (0 and 1 for the cluster graphs, one spacing for the encoder), so the
-    gate MLP is evaluated once per distinct distance and gathered (``distance_index``).
-    """
+    """Edges j -> i (row 0 = source j, row 1 = target i) and each edge's signed distance
+    ``p_j - p_i``, the ``edge_attr`` of :class:`~steploc.hiero.layers.TDGC`."""
 
     edge_index: Tensor  # (2, E) int64
-    sign: Tensor  # (E,) float32: sign(p_j - p_i), -1, 0 or +1
-    distances: Tensor  # (U, 1) float32: distinct |p_j - p_i|
-    distance_index: Tensor  # (E,) int64: row of ``distances`` for each edge
-    in_degree: Tensor  # (n, 1) float32: incoming edges per node, at least 1 (divisor of the mean)
+    edge_attr: Tensor  # (E,) float32: p_j - p_i
 
     @classmethod
     def from_edges(cls, edge_index: Tensor, pos: Tensor) -> TemporalGraph:
-        delta = pos[edge_index[0]] - pos[edge_index[1]]
-        distances, distance_index = torch.unique(delta.abs(), return_inverse=True)
-        in_degree = torch.bincount(edge_index[1], minlength=pos.numel()).clamp(min=1)
-        return cls(
-            edge_index,
-            torch.sign(delta),
-            distances.unsqueeze(1),
-            distance_index,
-            in_degree.to(pos.dtype).unsqueeze(1),
-        )
+        return cls(edge_index, pos[edge_index[0]] - pos[edge_index[1]])
 
     @property
     def num_edges(self) -> int:

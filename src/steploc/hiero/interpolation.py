@@ -4,7 +4,7 @@ This is PyG's ``knn_interpolate`` (weights ``1 / max(d**2, 1e-16)``, normalised)
 reference uses it twice: decoder up-sampling (k = 2, §1.9) and the clustering resampling to 32
 points (k = 3, §1.10.1). On sorted 1-D grids the k nearest source points of a target lie in a
 small window around its insertion point, so callers pass that window of candidate source nodes
-instead of running a k-NN search.
+instead of running a k-NN search. Section numbers (``§x``) refer to ``docs/hiero.md``.
 """
 
 from __future__ import annotations

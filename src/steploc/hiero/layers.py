@@ -1,4 +1,4 @@
-"""TDGC convolution and the stage block of the reference model (spec §1.3-1.5)."""
+"""TDGC convolution and the stage block of the reference model (docs/hiero.md)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ STAGE_NEGATIVE_SLOPE = 0.2  # LeakyReLU between and after the TDGC layers, and o
 
 
 class TDGC(MessagePassing):
-    """Temporal distance gated convolution (§1.4).
+    """Temporal distance gated convolution (docs/hiero.md, "TDGC").
 
     ``out_i = mean_j( h_j * g_ij * sign(p_j - p_i) ) + W_root x_i + bias`` with
-    ``h_j = LeakyReLU_0.2(W_rel x_j + b_rel)`` and the gate ``g_ij = tanh(MLP(|p_j - p_i|))``.
-    Messages from the future are added, from the past subtracted; sign-0 edges still count in
-    the mean. Parameter names and their order match the reference state dict (§2).
+    ``h_j = LeakyReLU_0.2(W_rel x_j + b_rel)`` and the gate ``g_ij = tanh(MLP(|p_j - p_i|))``,
+    over the edges ``j -> i`` of ``edge_index``; ``edge_attr`` is each edge's signed distance
+    ``p_j - p_i``. Messages from the future are added, from the past subtracted; sign-0 edges
+    still count in the mean (PyG's mean aggregation; 0 for a node without edges). Parameter
+    names and their order match the reference state dict.
     """
 
     def __init__(self, in_channels: int, out_channels: int, pos_hidden_channels: int) -> None:
@@ -32,34 +34,44 @@ class TDGC(MessagePassing):
             nn.Linear(pos_hidden_channels, out_channels),
             nn.Tanh(),
         )
+        self.reset_parameters()
 
-    def forward(self, x: Tensor, graph: TemporalGraph) -> Tensor:
+    def reset_parameters(self) -> None:
+        """The reference's initialisation: PyTorch defaults, except ``lin_rel`` = identity with
+        zero bias and the extra ``bias`` = 0 (every message starts as the neighbour itself)."""
+        super().reset_parameters()
+        self.lin_root.reset_parameters()
+        for layer in self.lin_pos:
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+        with torch.no_grad():
+            self.lin_rel.weight.copy_(torch.eye(*self.lin_rel.weight.shape))
+            self.lin_rel.bias.zero_()
+            self.bias.zero_()
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
         # lin_root(x) + bias in one fused op; adding the mean message last differs from the
         # reference's (message + root) + bias only by float rounding
         out = torch.addmm(self.bias, x, self.lin_root.weight.t())
-        if graph.num_edges == 0:  # e.g. every encoder graph with index positions (§0.1)
+        if edge_index.shape[1] == 0:  # e.g. every encoder graph with index positions
             return out
         h = F.leaky_relu_(self.lin_rel(x), STAGE_NEGATIVE_SLOPE)
-        # one gate per distinct distance, signed per edge: (E, H)
-        signed_gate = self.lin_pos(graph.distances)[graph.distance_index] * graph.sign.unsqueeze(1)
-        messages = self.propagate(
-            graph.edge_index, h=h, signed_gate=signed_gate, in_degree=graph.in_degree,
-            size=(x.shape[0], x.shape[0]),
-        )
+        # The gate depends on the edge only through |p_j - p_i|, which takes few distinct
+        # values in these graphs: evaluate the MLP once per distinct distance.
+        distances, distance_index = torch.unique(edge_attr.abs(), return_inverse=True)
+        gate = self.lin_pos(distances.unsqueeze(1))[distance_index]
+        signed_gate = gate * torch.sign(edge_attr).unsqueeze(1)
+        messages = self.propagate(edge_index, h=h, signed_gate=signed_gate,
+                                  size=(x.shape[0], x.shape[0]))
         return out.add_(messages)
 
     def message(self, h_j: Tensor, signed_gate: Tensor) -> Tensor:
         return h_j * signed_gate
 
-    def aggregate(self, inputs: Tensor, index: Tensor, dim_size: int, in_degree: Tensor) -> Tensor:
-        """Mean over incoming edges (sign-0 edges count); 0 for nodes without any."""
-        total = inputs.new_zeros(dim_size, inputs.shape[1]).index_add_(0, index, inputs)
-        return total.div_(in_degree)
-
 
 class Stage(nn.Module):
     """One encoder or decoder stage: Dropout, then n_layers TDGC with LeakyReLU(0.2) between,
-    LayerNorm and LeakyReLU(0.2) after the last (§1.5).
+    LayerNorm and LeakyReLU(0.2) after the last.
 
     Children are named ``module_0`` ... like the reference's PyG ``Sequential`` so that the state
     dict keys match (``module_1``, ``module_3``, ``module_5`` are the TDGC layers, ``module_6`` the
@@ -79,5 +91,8 @@ class Stage(nn.Module):
 
     def forward(self, x: Tensor, graph: TemporalGraph) -> Tensor:
         for block in self.children():
-            x = block(x, graph) if isinstance(block, TDGC) else block(x)
+            if isinstance(block, TDGC):
+                x = block(x, graph.edge_index, graph.edge_attr)
+            else:
+                x = block(x)
         return x

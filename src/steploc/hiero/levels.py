@@ -1,8 +1,9 @@
 """Node bookkeeping for a batch of 1-D temporal sequences at one depth of the hierarchy.
 
 Several videos are concatenated into flat node arrays (``video`` sorted, ``index`` restarting at 0
-for each video, spec §1.2). Everything else in the package works on these flat arrays, so a
-batch of videos runs through the dense layers as one matrix.
+for each video, docs/hiero.md §1.2; bare ``§x`` below refer to that file too). Everything else
+in the package works on these flat arrays, so a batch of videos runs through the dense layers as
+one matrix.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Level:
     depth: int
     video: Tensor  # (n,) int64: slot of the node's video in the batch
     index: Tensor  # (n,) int64: node index inside its video, 0..counts[video]-1
-    pos: Tensor  # (n,) float32: anchor position (spec §1.7: pos_d[j] = pos_in[j * 2**d])
+    pos: Tensor  # (n,) float32: anchor position (hiero.md §1.7: pos_d[j] = pos_in[j * 2**d])
     counts: Tensor  # (V,) int64: nodes per video
     offsets: Tensor  # (V,) int64: flat index of each video's first node
 

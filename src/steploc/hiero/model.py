@@ -1,9 +1,9 @@
-"""The HiERO backbone (spec §1), in the reference's ``clustering_at_inference=True`` behaviour.
+"""The HiERO backbone (hiero.md §1), in the reference's ``clustering_at_inference=True`` behaviour.
 
-Only ``mode="reference"`` exists: the model of the paper with every quirk of spec §0 reproduced
+Only ``mode="reference"`` exists: the model of the paper with every quirk of hiero.md §0 reproduced
 (strict radius test, double self-loop pooling, unsorted-batch decoder segments, float32 label
 truncation, CPU k-means initial centres and CPU kd-tree tie rule), so that the parity fixture
-passes on any device.
+passes on any device. ``hiero.md`` is ``docs/hiero.md``; bare ``§x`` numbers below refer to it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from .clustering import KMEANS_INIT_ROWS_CPU, N_CLUSTERS, SAMPLE_POINTS, cluster_level
 from .errors import VideoTooShort
-from .graphs import TemporalGraph, cluster_graph, encoder_graph
+from .graphs import cluster_graph, encoder_graph
 from .layers import Stage
 from .levels import Level
 from .pooling import knn_upsample, neighbour_average_pool
@@ -109,7 +109,9 @@ class HiERO(nn.Module):
     # ----------------------------------------------------------------------------- properties
     @property
     def device(self) -> torch.device:
-        return self.proj[1].weight.device
+        weight = self.proj[1].weight
+        assert isinstance(weight, Tensor)
+        return weight.device
 
     @property
     def min_length(self) -> int:
@@ -122,7 +124,9 @@ class HiERO(nn.Module):
     def extract(self, x: ArrayLike, pos: ArrayLike | None = None, depth: int = 2) -> Tensor:
         """(ceil(T / 2**depth), hidden) decoder output at ``depth``, computing only what it needs
         (for depth 2: projection, encoder and ``down_stages.0``, §0.5)."""
-        return self.extract_batch([x], None if pos is None else [pos], depth=depth)[0]
+        features = self.extract_batch([x], None if pos is None else [pos], depth=depth)[0]
+        assert features is not None  # extract_batch raises for a too-short video
+        return features
 
     @torch.inference_mode()
     def extract_levels(
@@ -168,7 +172,7 @@ class HiERO(nn.Module):
             )
             features, _ = self._forward(x_flat, level0, depth)[depth]
             sizes = [math.ceil(lengths[i] / 2**depth) for i in chunk]
-            for i, part in zip(chunk, torch.split(features, sizes)):
+            for i, part in zip(chunk, torch.split(features, sizes), strict=True):
                 results[i] = part
         return results
 
@@ -223,11 +227,11 @@ class HiERO(nn.Module):
         # encoder: X_0 = proj(x); X_d = P_d + up_stage(P_d) with P_d = pool(X_{d-1})
         levels = [level0]
         states: list[Tensor | None] = [self.proj(x)]
-        record("proj_x", states[0])
+        record("proj_x", _kept(states[0]))
         if trace is not None:  # E0 itself is only needed by the depth-0 decoder stage
             record("enc_edge_index_d0", encoder_graph(level0, radius).edge_index)
         for d in range(1, self.config.depth + 1):
-            pooled, level = neighbour_average_pool(states[-1], levels[-1])
+            pooled, level = neighbour_average_pool(_kept(states[-1]), levels[-1])
             if d - 1 < stop_depth:  # the decoder stops above depth d-1: free X_{d-1} early
                 states[d - 1] = None
             graph = encoder_graph(level, radius)
@@ -240,10 +244,10 @@ class HiERO(nn.Module):
 
         # decoder: F <- X_d + U(F); stage on the cluster graph (d > 0) or on E0 (d = 0)
         out: dict[int, tuple[Tensor, Tensor]] = {}
-        features = states[-1]
+        features = _kept(states[-1])
         for d in range(self.config.depth - 1, stop_depth - 1, -1):
             level = levels[d]
-            features = states[d] + knn_upsample(features, levels[d + 1], level)
+            features = _kept(states[d]) + knn_upsample(features, levels[d + 1], level)
             record(f"dec_in_x_d{d}", features)
             if d > 0:
                 clustering = cluster_level(features, level)
@@ -260,6 +264,12 @@ class HiERO(nn.Module):
             features = self.down_stages[self.config.depth - 1 - d](features, graph)
             out[d] = (features, assignments)
         return out
+
+
+def _kept(state: Tensor | None) -> Tensor:
+    """An encoder state the decoder still needs (freed states are never read again)."""
+    assert state is not None
+    return state
 
 
 def _as_tensor(values: ArrayLike) -> Tensor:

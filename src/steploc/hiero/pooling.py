@@ -1,32 +1,22 @@
-"""Temporal pooling (encoder) and k-NN up-sampling (decoder) between adjacent depths."""
+"""Temporal pooling (encoder) and k-NN up-sampling (decoder) between adjacent depths.
+
+Section numbers (``§x``) refer to ``docs/hiero.md``.
+"""
 
 from __future__ import annotations
 
 from torch import Tensor
+
+from steploc.pooling import pool_level
 
 from .interpolation import knn_interpolate_window, window_candidates
 from .levels import Level
 
 
 def neighbour_average_pool(x: Tensor, level: Level) -> tuple[Tensor, Level]:
-    """``pool: mean`` of the reference (§1.7): smooth, then keep even indices.
-
-    The reference averages over a radius-1.5 graph on ``indices`` that already has self loops,
-    and PyG's ``avg_pool_neighbor_x`` adds them again, so the node itself counts twice:
-    ``(x[i-1] + 2 x[i] + x[i+1]) / 4`` inside a video, ``(2 x[0] + x[1]) / 3`` at the ends,
-    ``x`` alone for a single node. Only the kept (even) nodes are computed.
-    """
-    coarse = level.coarsen()
-    kept = level.kept_by_pooling()
-    index = level.index[kept]
-    has_left = (index > 0).unsqueeze(1)
-    has_right = (index < level.last_index()[kept]).unsqueeze(1)
-    last = level.num_nodes - 1
-    left = x[(kept - 1).clamp(min=0)] * has_left
-    right = x[(kept + 1).clamp(max=last)] * has_right
-    total = left + 2 * x[kept] + right
-    count = 2 + has_left.to(x.dtype) + has_right.to(x.dtype)
-    return total / count, coarse
+    """``pool: mean`` of the reference (docs/hiero.md, "Pooling"): smooth, then keep even
+    indices, per video of the batch (:func:`steploc.pooling.pool_level`)."""
+    return pool_level(x, level.index, level.last_index()), level.coarsen()
 
 
 # The 2 nearest coarse nodes of fine node i lie among coarse nodes i//2 - 1 .. i//2 + 2: coarse

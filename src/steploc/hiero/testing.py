@@ -1,9 +1,10 @@
 """HiERO checkpoints with RANDOM weights, for demos and tests only. NOT a trained model.
 
 Nothing here gives meaningful features: the weights come from the parity fixture's numpy recipe
-(``shared/fixtures/hiero_parity/README.md``, "Weight recipe"), so they are reproducible and the
+(``tests/fixtures/hiero_parity/README.md``, "Weight recipe"), so they are reproducible and the
 tiny default width reproduces the fixture's ``hiero_random_egovlp.pth`` exactly. The files are
-written in the official ``train.py`` format (spec §2), so the real loader is exercised.
+written in the official ``train.py`` format (docs/hiero.md §2), so the real loader is exercised.
+Bare ``§x`` numbers below refer to ``docs/hiero.md``.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def random_model(
 
 
 def egovlp_train_config(hidden_size: int = 768, pos_hidden_channels: int = 256, features_size: int = 768):
-    """The Hydra-composed ``configs/egovlp.yaml`` job config of spec §2 as an ``omegaconf.DictConfig``:
+    """The Hydra-composed ``configs/egovlp.yaml`` job config of hiero.md §2 as an ``omegaconf.DictConfig``:
     struct flag on, ``${model.hidden_size}``-style interpolations unresolved, no ``hydra`` node."""
     from omegaconf import OmegaConf
 
@@ -198,7 +199,7 @@ def write_random_checkpoint(
 ) -> Path:
     """Write a checkpoint with RANDOM weights in the official ``train.py`` format; returns the path.
 
-    Top-level keys ``model, task, optimizer, warmup_scheduler, scheduler, step, config`` (spec §2);
+    Top-level keys ``model, task, optimizer, warmup_scheduler, scheduler, step, config`` (hiero.md §2);
     ``config`` is a real ``omegaconf.DictConfig`` of the egovlp job with unresolved
     ``${model.hidden_size}`` interpolations, plus a ``note`` saying the weights are random.
     ``model`` follows the fixture's weight recipe: with the defaults it equals the ``model`` of
