@@ -1,11 +1,12 @@
 # steploc: zero-shot step localisation in procedural videos.
 #
-# annotations + task graphs -> params table -> hierarchy (GPU when present) per video
-#   -> segment (CPU) per video and clustering setting -> Parquet summaries
+# annotations + features -> video table -> hierarchy (GPU when present) per shard of videos
+#   -> segment (CPU) per shard and clustering setting -> Parquet summaries
+#   -> procedure steps across videos -> metrics (per video and activity level) -> report
 #
 # Run: snakemake --cores N --resources gpu=1   (see README.md)
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -16,22 +17,21 @@ configfile: "config/config.yaml"
 report: "report/workflow.rst"
 
 
-validate(config, schema="workflow/schemas/config.schema.yaml")
-
-
 include: "workflow/rules/common.smk"
-include: "workflow/rules/params.smk"
 include: "workflow/rules/hierarchy.smk"
 include: "workflow/rules/segment.smk"
 include: "workflow/rules/summarize.smk"
+include: "workflow/rules/procedure.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
-        "results/params.parquet",
-        all_per_video_outputs(),
+        VIDEO_TABLE_PATH,
+        all_stage_outputs(),
         all_summaries(),
         all_metrics(),
-    default_target: True
+        all_procedure(),
     localrule: True

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.integration.conftest import STEPLOC_DEMO, _steploc, setup_demo  # noqa: E402
+from tests.integration.conftest import STEPLOC_DEMO, _steploc  # noqa: E402
 from tests.integration.slurm_cluster import slurm_cluster  # noqa: E402
 from tests.integration.snakemake_runner import (  # noqa: E402
     PROFILES,

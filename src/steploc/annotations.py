@@ -37,13 +37,11 @@ DEFAULT_FILES = {
     "task_graphs": "task_graphs",
 }
 
-#: How the number of clusters K of a video is chosen (see :func:`n_clusters`).
-K_STRATEGIES = ("task_graph_nodes", "task_graph_steps", "recording_steps", "fixed")
 
 _TERMINAL_NODES = {"START", "END"}
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_csv_records(path: Path) -> pd.DataFrame:
     """Every field as text, plus ``_line``: the line of the file on which the record starts
     (header = line 1), so that errors can name the row a user must fix."""
     if not path.is_file():
@@ -64,7 +62,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except (csv.Error, UnicodeDecodeError) as exc:
         raise InputError(f"cannot parse CSV: {exc}", path=path) from exc
     width = len(header)
-    for record, line in zip(records, lines):
+    for record, line in zip(records, lines, strict=True):
         if len(record) > width:
             raise InputError(f"line {line}: {len(record)} fields, but the header has {width}",
                              path=path)
@@ -74,14 +72,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return df
 
 
-def _require_columns(df: pd.DataFrame, columns: list[str], path: Path) -> None:
+def require_columns(df: pd.DataFrame, columns: list[str], path: Path) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         found = [c for c in df.columns if c != "_line"]
         raise InputError(f"missing column(s) {missing}; found {found}", path=path)
 
 
-def _line(df: pd.DataFrame, index) -> str:
+def csv_line(df: pd.DataFrame, index) -> str:
     return f"line {df.at[index, '_line']}"
 
 
@@ -93,14 +91,14 @@ def read_activities(path: str | Path) -> pd.DataFrame:
     ``=====`` row), so ``activity_id`` arrives as text: keep the rows whose id is all digits.
     """
     path = Path(path)
-    df = _read_csv(path)
-    _require_columns(df, ["activity_id", "activity_name", "average_segment_length"], path)
+    df = read_csv_records(path)
+    require_columns(df, ["activity_id", "activity_name", "average_segment_length"], path)
     ids = df["activity_id"].str.strip()
     df = df[ids.str.fullmatch(r"\d+")].copy()
     if df.empty:
         raise InputError("no activity rows (activity_id all digits) found", path=path)
     for index, name in df["activity_name"].items():
-        _check_activity_name(name.strip(), path, _line(df, index))
+        _check_activity_name(name.strip(), path, csv_line(df, index))
     out = pd.DataFrame(
         {
             "activity_id": df["activity_id"].astype("int64"),
@@ -130,20 +128,20 @@ def read_recordings(path: str | Path) -> pd.DataFrame:
     (:mod:`steploc.ids`), and a bad one is an error naming the id, the file and the line.
     """
     path = Path(path)
-    df = _read_csv(path)
-    _require_columns(df, ["recording_id", "activity_id", "step_indices"], path)
+    df = read_csv_records(path)
+    require_columns(df, ["recording_id", "activity_id", "step_indices"], path)
     ids = df["recording_id"].str.strip()
-    check_ids(ids, rows=[_line(df, i) for i in df.index], what="recording id", path=path)
+    check_ids(ids, rows=[csv_line(df, i) for i in df.index], what="recording id", path=path)
     for index in df.index[~df["activity_id"].str.strip().str.fullmatch(r"\d+")]:
         raise InputError(
-            f"{_line(df, index)}: activity_id {df.at[index, 'activity_id']!r} is not an integer",
+            f"{csv_line(df, index)}: activity_id {df.at[index, 'activity_id']!r} is not an integer",
             video=ids[index], path=path)
     step_ids = []
     for index, value in df["step_indices"].items():
         parts = [s.strip() for s in str(value).split(",") if s.strip()]
         bad = [s for s in parts if not re.fullmatch(r"-?\d+", s)]
         if bad:
-            raise InputError(f"{_line(df, index)}: step index {bad[0]!r} is not an integer",
+            raise InputError(f"{csv_line(df, index)}: step index {bad[0]!r} is not an integer",
                              video=ids[index], path=path)
         step_ids.append([int(s) for s in parts])
     out = pd.DataFrame(
@@ -188,7 +186,7 @@ class StepAnnotations:
 _MISSING_TIME = -1.0
 
 
-def _parse_time(text) -> float | None:
+def parse_time(text) -> float | None:
     """A time in seconds, or ``None`` when ``text`` is not a finite number."""
     if isinstance(text, bool):
         return None
@@ -219,7 +217,7 @@ def _step_row_problem(rec: str, step_id, start, end, has_errors) -> tuple[str | 
         return f"recording id {rec!r} {id_problem(rec)}", {}
     if isinstance(step_id, bool) or not re.fullmatch(r"\d+", str(step_id).strip()):
         return f"step_id {step_id!r} is not a non-negative integer", {}
-    start_s, end_s = _parse_time(start), _parse_time(end)
+    start_s, end_s = parse_time(start), parse_time(end)
     if start_s is None:
         return f"start_time {start!r} is not a number", {}
     if end_s is None:
@@ -260,8 +258,8 @@ def parse_step_annotations(path: str | Path, invalid_steps: str = "error") -> St
     if path.suffix.lower() == ".json":
         records = _json_step_records(path)
     else:
-        df = _read_csv(path)
-        _require_columns(df, ["recording_id", "step_id", "start_time", "end_time"], path)
+        df = read_csv_records(path)
+        require_columns(df, ["recording_id", "step_id", "start_time", "end_time"], path)
         records = [
             (f"line {r['_line']}", str(r["recording_id"]).strip(), r["step_id"],
              r["start_time"], r["end_time"], r.get("has_errors", ""), r.get("description", ""))
@@ -356,15 +354,15 @@ def read_video_durations(path: str | Path) -> pd.Series:
     three recordings (quirk 12).
     """
     path = Path(path)
-    df = _read_csv(path)
-    _require_columns(df, ["recording_id", "duration(sec)"], path)
+    df = read_csv_records(path)
+    require_columns(df, ["recording_id", "duration(sec)"], path)
     ids = df["recording_id"].str.strip()
-    check_ids(ids, rows=[_line(df, i) for i in df.index], what="recording id", path=path)
+    check_ids(ids, rows=[csv_line(df, i) for i in df.index], what="recording id", path=path)
     durations = []
     for index, text in df["duration(sec)"].items():
-        value = _parse_time(text)
+        value = parse_time(text)
         if value is None or value <= 0:
-            raise InputError(f"{_line(df, index)}: duration(sec) {text!r} is not a positive "
+            raise InputError(f"{csv_line(df, index)}: duration(sec) {text!r} is not a positive "
                              "number", video=ids[index], path=path)
         durations.append(value)
     dup = ids[ids.duplicated()]
@@ -423,7 +421,7 @@ def load_task_graphs(directory: str | Path, activities: pd.DataFrame) -> dict[in
     directory = Path(directory)
     graphs: dict[int, TaskGraph] = {}
     missing = []
-    for activity_id, name in zip(activities["activity_id"], activities["activity_name"]):
+    for activity_id, name in zip(activities["activity_id"], activities["activity_name"], strict=True):
         path = directory / task_graph_filename(name)
         if not path.is_file():
             missing.append(f"{activity_id} {name!r} (expected {path})")
@@ -441,40 +439,10 @@ def recording_step_counts(steps: pd.DataFrame) -> pd.Series:
     return performed.groupby("recording_id")["step_id"].nunique().rename("n_recording_steps")
 
 
-def n_clusters(strategy: str, graph: TaskGraph | None, n_recording_steps: int | None,
-               fixed: int | None) -> int:
-    """K for one video.
-
-    * ``task_graph_nodes``: ``len(steps)`` of the task graph, START/END included (the original
-      notebook; always 2 or more too large);
-    * ``task_graph_steps`` (default): task-graph nodes without START and END;
-    * ``recording_steps``: unique steps performed in that recording (an oracle: it uses the
-      ground truth);
-    * ``fixed``: the configured number.
-    """
-    if strategy == "fixed":
-        if fixed is None or fixed < 1:
-            raise InputError(f"k_strategy 'fixed' needs a positive k_fixed, got {fixed!r}")
-        return int(fixed)
-    if strategy == "recording_steps":
-        if n_recording_steps is None:
-            raise InputError("k_strategy 'recording_steps' needs step annotations for the video")
-        return int(n_recording_steps)
-    if graph is None:
-        raise InputError(f"k_strategy {strategy!r} needs a task graph")
-    if strategy == "task_graph_nodes":
-        return graph.n_nodes
-    if strategy == "task_graph_steps":
-        return graph.n_steps
-    raise InputError(f"unknown k_strategy {strategy!r}; choose one of {K_STRATEGIES}")
-
-
 __all__ = [
     "DEFAULT_FILES",
-    "K_STRATEGIES",
     "TaskGraph",
     "load_task_graphs",
-    "n_clusters",
     "read_activities",
     "read_recordings",
     "INVALID_STEP_POLICIES",

@@ -14,9 +14,10 @@ def shard_of(video_id: str, n_shards: int) -> int:
 
 
 def assign_shards(video_ids: list[str], n_shards: int) -> dict[str, list[str]]:
-    """``{shard_name: [video ids]}`` for ``n_shards > 0`` (empty shards omitted); ``{}`` for 0."""
+    """``{shard_name: [video ids]}``: ``n_shards > 0`` hashed shards ``shard0``, ``shard1``, ...
+    (empty ones omitted); with ``0`` every video is its own shard, named by its id."""
     if n_shards <= 0:
-        return {}
+        return {vid: [vid] for vid in sorted(video_ids)}
     width = len(str(n_shards - 1))
     shards: dict[str, list[str]] = {}
     for vid in sorted(video_ids):

@@ -1,8 +1,10 @@
 """``python -m steploc <command>``: the entry points the workflow rules call.
 
 Rules call the installed package with ``shell:`` rather than ``script:``, so editing a script
-file never reruns every GPU job (``docs/snakemake.md`` §3.3, trap 1). Per-video arguments
-arrive as one JSON ``--spec`` so a job can carry one video or a whole shard of them.
+file never reruns every GPU job (Snakemake's ``code`` trigger for scripts is their mtime).
+Every file a command reads or writes arrives on its command line; per-video values come from
+the video table the command is given. The only ``results/...`` paths here are defaults of the
+user-facing ``video-table`` command.
 """
 
 from __future__ import annotations
@@ -19,77 +21,86 @@ from steploc.runtime import pin_threads, setup_logging
 log = logging.getLogger("steploc")
 
 
-def _load_yaml_configs(paths: list[str]) -> dict:
-    import yaml
-
-    from steploc.config import deep_update
-
-    merged: dict = {}
-    for path in paths:
-        with open(path) as fh:
-            deep_update(merged, yaml.safe_load(fh) or {})
-    return merged
+# ----------------------------------------------------------------------------- stages
 
 
-def cmd_params(args: argparse.Namespace) -> None:
-    from steploc.params import build_params_table, write_params_table
-
+def cmd_video_table(args: argparse.Namespace) -> None:
+    from steploc.config import load_config
     from steploc.fingerprint import FingerprintCache
+    from steploc.video_table import build_video_table, write_video_table
 
     fingerprints = FingerprintCache(args.fingerprint_cache)
-    table = build_params_table(json.loads(args.config_json), fingerprints)
-    write_params_table(table, args.out)
+    table = build_video_table(load_config(*args.configfile), fingerprints)
     fingerprints.save()
-    log.info("params table: %d videos (%d skipped) -> %s", len(table),
+    write_video_table(table, args.out)
+    log.info("video table: %d videos (%d skipped) -> %s", len(table),
              int((table["status"] != "ok").sum()), args.out)
 
 
 def cmd_hierarchy(args: argparse.Namespace) -> None:
-    from steploc.hierarchy import HierarchyVideo, run_hierarchy
+    from steploc.hierarchy import build_model, run_hierarchy
+    from steploc.video_table import read_video_table, shard_rows
 
-    spec = json.loads(args.spec)
-    run_hierarchy([HierarchyVideo(**v) for v in spec["videos"]], spec["model_name"],
-                  spec["model"], device=spec.get("device", "auto"),
-                  batch_size=int(spec.get("batch_size", 16)))
+    videos = shard_rows(read_video_table(args.video_table), args.shard)
+    model = build_model(args.model_type, args.depth, feature_dim=int(videos["feature_dim"].iloc[0]),
+                        checkpoint=args.checkpoint, positions=args.positions, device=args.device)
+    run_hierarchy(videos, args.features, args.model_name, model, args.nodes_out, args.videos_out,
+                  array_key=args.array_key, batch_size=args.batch_size)
 
 
 def cmd_segment(args: argparse.Namespace) -> None:
-    from steploc.segment.job import SegmentVideo, run_segment
+    from steploc.intermediate import read_hierarchy
+    from steploc.segment.job import run_segment
+    from steploc.video_table import read_video_table, shard_rows
 
-    spec = json.loads(args.spec)
-    run_segment([SegmentVideo(**v) for v in spec["videos"]], spec["model_name"],
-                spec["setting_name"], spec["settings"])
+    videos = shard_rows(read_video_table(args.video_table), args.shard)
+    run_segment(videos, args.features, read_hierarchy(args.nodes, args.hierarchy_videos),
+                args.model_name, args.setting_name, json.loads(args.setting_json),
+                args.segments_out, args.videos_out, array_key=args.array_key)
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
-    import pandas as pd
-
     from steploc.summaries import summarize
+    from steploc.video_table import read_video_table
 
-    table = pd.read_parquet(args.params)
-    files = {Path(f).name.removesuffix(".npz"): f for f in args.segments}
-    counts = summarize(table, files, args.model, args.setting, args.out_dir)
+    counts = summarize(read_video_table(args.video_table), args.segments, args.segment_videos,
+                       args.model, args.setting, args.segments_out, args.embeddings_out,
+                       args.videos_out)
     log.info("summary %s/%s: %s", args.model, args.setting, counts)
+
+
+def cmd_ground_truth(args: argparse.Namespace) -> None:
+    from steploc.ground_truth import dataset_ground_truth, write_ground_truth
+    from steploc.video_table import read_video_table
+
+    table = read_video_table(args.video_table)
+    truth = dataset_ground_truth(table, json.loads(args.annotations), args.truth_files)
+    write_ground_truth(truth, args.out)
+    log.info("ground truth of %d videos -> %s", truth.num_rows, args.out)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import pandas as pd
+    import pyarrow as pa
 
-    from steploc.evaluate import activity_table, evaluate_videos, load_ground_truth
+    from steploc.evaluate import LABELS_SCHEMA, activity_table, evaluate_run
+    from steploc.ground_truth import read_ground_truth
+    from steploc.intermediate import write_table
     from steploc.io import atomic_path
+    from steploc.video_table import read_video_table
 
-    params = pd.read_parquet(args.params)
-    annotations = load_ground_truth(args.steps, params, args.invalid_steps)
-    steps = annotations.steps
+    table = read_video_table(args.video_table)
+    truth = read_ground_truth(args.ground_truth)
     segments = pd.read_parquet(args.segments) if args.segments else None
     videos = pd.read_parquet(args.videos) if args.videos else None
-    per_video, labels = evaluate_videos(params, annotations, args.model, args.setting, segments,
-                                        videos, seed=args.seed)
-    activities = activity_table(per_video, steps, labels)
-    out_dir = Path(args.out_dir)
-    for name, table in (("videos", per_video), ("activities", activities)):
-        with atomic_path(out_dir / f"{name}.parquet") as tmp:
-            table.to_parquet(tmp, index=False)
+    per_video, labels = evaluate_run(table, truth, args.model, args.setting, segments, videos,
+                                     seed=args.seed)
+    for frame, path in ((per_video, args.videos_out),
+                        (activity_table(per_video, truth, labels), args.activities_out)):
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
+    write_table(pa.Table.from_pandas(labels, schema=LABELS_SCHEMA, preserve_index=False),
+                args.labels_out)
     log.info("%s/%s: %d videos scored, %d skipped", args.model, args.setting,
              int((per_video["status"] == "ok").sum()), int((per_video["status"] != "ok").sum()))
 
@@ -97,14 +108,20 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_evaluate_overall(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from steploc.evaluate import overall_row
+    from steploc.evaluate import activity_level_row, overall_row
     from steploc.io import atomic_path
 
+    levels = {}
+    for path in args.activity_level or []:
+        scores = pd.read_parquet(path)
+        levels[(str(scores["model"].iloc[0]), str(scores["setting"].iloc[0]))
+               if len(scores) else path] = scores
     rows = []
     for path in args.videos:
         per_video = pd.read_parquet(path)
-        rows.append(overall_row(per_video, str(per_video["model"].iloc[0]),
-                                str(per_video["setting"].iloc[0])))
+        model, setting = str(per_video["model"].iloc[0]), str(per_video["setting"].iloc[0])
+        rows.append({**overall_row(per_video, model, setting),
+                     **activity_level_row(levels.get((model, setting)))})
     table = pd.DataFrame(rows)
     with atomic_path(args.out) as tmp:
         table.to_parquet(tmp, index=False)
@@ -113,52 +130,75 @@ def cmd_evaluate_overall(args: argparse.Namespace) -> None:
             table.to_csv(tmp, index=False, float_format="%.4f")
 
 
-def _run_tables(run_dirs: list[str]):
-    """``(model, setting, segments, videos)`` per ``model/setting`` (baselines: no tables)."""
+def cmd_procedure(args: argparse.Namespace) -> None:
+    from steploc.procedure.stage import read_k_by_activity, run_procedure
+
+    counts = run_procedure(args.segments, args.embeddings, args.videos, args.ground_truth,
+                           read_k_by_activity(args.k_by_activity), json.loads(args.options),
+                           args.model, args.setting, args.steps_out, args.clusters_out,
+                           args.quality_out, args.activity_level_out)
+    log.info("procedure %s/%s: %s", args.model, args.setting, counts)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def cmd_report_procedure(args: argparse.Namespace) -> None:
+    from steploc.report.procedure_figures import draw_activity
+
+    draw_activity(args.activity, args.steps, args.clusters, args.quality, args.segments,
+                  args.embeddings, args.videos, json.loads(args.options), args.map_out,
+                  args.strip_out)
+
+
+def cmd_report_f1(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from steploc.config import BASELINE_MODELS
-
-    runs = []
-    for run in run_dirs:
-        model, setting = run.split("/")
-        if model in BASELINE_MODELS:
-            runs.append((model, setting, None, None))
-            continue
-        summary = Path("results/summary") / model / setting
-        runs.append((model, setting, pd.read_parquet(summary / "segments.parquet"),
-                     pd.read_parquet(summary / "videos.parquet")))
-    return runs
-
-
-def cmd_report_figures(args: argparse.Namespace) -> None:
-    import pandas as pd
-
-    from steploc.evaluate import load_ground_truth, video_timeline_inputs
     from steploc.io import atomic_path
-    from steploc.report import plot_f1_per_activity, plot_video_timelines
+    from steploc.report import plot_f1_per_activity
 
-    if args.activities:
-        activities = pd.concat([pd.read_parquet(p) for p in args.activities], ignore_index=True)
-        with atomic_path(args.f1_png) as tmp:
-            plot_f1_per_activity(activities, tmp, n_videos_column="videos_scored")
-    if args.timelines:
-        params = pd.read_parquet(args.params)
-        steps = load_ground_truth(args.steps, params, args.invalid_steps).steps
-        runs = _run_tables(args.runs)
-        for out_png in args.timelines:
-            video_id = Path(out_png).name.removesuffix(".png")
-            t = video_timeline_inputs(video_id, params, steps, runs, seed=args.seed)
-            with atomic_path(out_png) as tmp:
-                plot_video_timelines(t["video_id"], t["period_s"], t["gt_labels"],
-                                     t["class_names"], t["predictions"], tmp,
-                                     uncovered_clusters=t["uncovered_clusters"])
+    activities = pd.concat([pd.read_parquet(p) for p in args.activities], ignore_index=True)
+    with atomic_path(args.out) as tmp:
+        plot_f1_per_activity(activities, tmp, n_videos_column="videos_scored")
+
+
+def cmd_report_timeline(args: argparse.Namespace) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from steploc.ground_truth import read_ground_truth
+    from steploc.io import atomic_path
+    from steploc.report import plot_video_timelines
+
+    if not len(args.runs) == len(args.labels) == len(args.scores):
+        raise InputError("--runs, --labels and --scores need one entry per run, in one order")
+    truth = read_ground_truth(args.ground_truth).loc[args.video]
+    predictions, matchings, row_mof, uncovered = {}, {}, {}, {}
+    for run, labels_path, scores_path in zip(args.runs, args.labels, args.scores, strict=True):
+        labels = pd.read_parquet(labels_path).set_index("video_id")
+        if args.video not in labels.index:
+            continue  # this run skipped the video
+        row = labels.loc[args.video]
+        predictions[run] = np.asarray(row["pred"], np.int64)
+        matchings[run] = {c: (None if k < 0 else int(k)) for c, k in enumerate(row["cluster_class"])}
+        uncovered[run] = int(row["uncovered_cluster"])
+        scores = pd.read_parquet(scores_path).set_index("video_id")
+        row_mof[run] = float(scores.at[args.video, "mof"])
+    names = dict(enumerate(truth["class_names"], start=1))
+    with atomic_path(args.out) as tmp:
+        plot_video_timelines(args.video, float(truth["period_s"]), truth["labels"], names,
+                             predictions, tmp, uncovered_clusters=uncovered,
+                             matchings=matchings, row_mof=row_mof)
+
+
+# ----------------------------------------------------------------------------- utilities
 
 
 def cmd_demo_features(args: argparse.Namespace) -> None:
+    from steploc.config import load_config
     from steploc.demo import write_demo_features
 
-    config = _load_yaml_configs(args.configfile)
+    config = load_config(*args.configfile)
     out_dir = args.out_dir or config["features"]["dir"]
     written = write_demo_features(config, out_dir, seed=args.seed, overwrite=args.overwrite)
     log.info("wrote %d SYNTHETIC feature file(s) to %s", len(written), out_dir)
@@ -194,64 +234,128 @@ def cmd_demo_checkpoint(args: argparse.Namespace) -> None:
     log.info("wrote a HiERO checkpoint with RANDOM weights (not a trained model) to %s", args.out)
 
 
+# ----------------------------------------------------------------------------- parser
+
+
+def _shard_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--video-table", required=True)
+    p.add_argument("--shard", required=True, help="the batch job's shard (video table column)")
+    p.add_argument("--features", nargs="+", required=True,
+                   help="the shard's feature files, in video-id order")
+    p.add_argument("--array-key", default=None, help=".npz/.pt key (features.array_key)")
+    p.add_argument("--model-name", required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="steploc", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/OpenMP/torch threads (the rule's threads)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("params", help="build the params table")
-    p.add_argument("--config-json", required=True, help="the workflow config as JSON")
-    p.add_argument("--fingerprint-cache", help="JSON cache of feature-file content hashes")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_params)
+    p = sub.add_parser("video-table", help="build the video table of a config")
+    p.add_argument("--configfile", action="append", required=True,
+                   help="workflow config YAML (repeatable; later files override)")
+    p.add_argument("--fingerprint-cache", default=".snakemake/steploc/feature_fingerprints.json")
+    p.add_argument("--out", default="results/video_table.parquet")
+    p.set_defaults(func=cmd_video_table)
 
-    p = sub.add_parser("hierarchy", help="node features of one or more videos")
-    p.add_argument("--spec", required=True, help="JSON: model_name, model, device, videos")
+    p = sub.add_parser("hierarchy", help="node features of one shard of videos")
+    _shard_arguments(p)
+    p.add_argument("--model-type", choices=["raw", "hiero"], required=True)
+    p.add_argument("--depth", type=int, required=True)
+    p.add_argument("--checkpoint", help="hiero: the checkpoint file")
+    p.add_argument("--positions", choices=["index", "seconds"], default="index")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--nodes-out", required=True)
+    p.add_argument("--videos-out", required=True)
     p.set_defaults(func=cmd_hierarchy)
 
-    p = sub.add_parser("segment", help="cluster and segment one or more videos")
-    p.add_argument("--spec", required=True, help="JSON: model_name, setting_name, settings, videos")
+    p = sub.add_parser("segment", help="cluster and segment one shard of videos")
+    _shard_arguments(p)
+    p.add_argument("--nodes", required=True, help="the shard's hierarchy nodes table")
+    p.add_argument("--hierarchy-videos", required=True, help="the shard's hierarchy videos table")
+    p.add_argument("--setting-name", required=True)
+    p.add_argument("--setting-json", required=True, help="the clustering.<name> entry as JSON")
+    p.add_argument("--segments-out", required=True)
+    p.add_argument("--videos-out", required=True)
     p.set_defaults(func=cmd_segment)
 
-    p = sub.add_parser("summarize", help="aggregate per-video segments into Parquet")
-    p.add_argument("--params", required=True)
+    p = sub.add_parser("summarize", help="gather the shard tables into the Parquet summaries")
+    p.add_argument("--video-table", required=True)
+    p.add_argument("--segments", nargs="*", default=[], help="shard segments tables")
+    p.add_argument("--segment-videos", nargs="*", default=[], help="shard videos tables")
     p.add_argument("--model", required=True)
     p.add_argument("--setting", required=True)
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("segments", nargs="*", help="per-video segment .npz files")
+    p.add_argument("--segments-out", required=True)
+    p.add_argument("--embeddings-out", required=True)
+    p.add_argument("--videos-out", required=True)
     p.set_defaults(func=cmd_summarize)
 
-    p = sub.add_parser("evaluate", help="score one model x setting against ground truth")
-    p.add_argument("--params", required=True)
-    p.add_argument("--steps", required=True, help="step annotations (CSV or JSON)")
+    p = sub.add_parser("ground-truth", help="the ground truth of every video on its grid")
+    p.add_argument("--video-table", required=True)
+    p.add_argument("--annotations", required=True,
+                   help="the config's annotations section as JSON (schema defaults filled in)")
+    p.add_argument("--truth-files", nargs="+", required=True,
+                   help="the ground-truth files the dataset reads (label files, mapping, ...)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_ground_truth)
+
+    p = sub.add_parser("evaluate", help="score one model x setting against the ground truth")
+    p.add_argument("--video-table", required=True)
+    p.add_argument("--ground-truth", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--setting", required=True)
     p.add_argument("--segments", help="summary segments.parquet (omit for a baseline)")
     p.add_argument("--videos", help="summary videos.parquet (omit for a baseline)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
-    p.add_argument("--invalid-steps", choices=["error", "skip"], default="error",
-                   help="a malformed ground-truth row: fail, or skip (record) its video")
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--videos-out", required=True)
+    p.add_argument("--activities-out", required=True)
+    p.add_argument("--labels-out", required=True)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("evaluate-overall", help="one row per model x setting")
     p.add_argument("--out", required=True)
     p.add_argument("--csv", help="also write the table as CSV (for the report)")
-    p.add_argument("videos", nargs="+", help="per-video metric tables")
+    p.add_argument("--videos", nargs="+", required=True, help="per-video metric tables")
+    p.add_argument("--activity-level", nargs="*",
+                   help="activity-level tables of the procedure stage (model runs only)")
     p.set_defaults(func=cmd_evaluate_overall)
 
-    p = sub.add_parser("report-figures", help="PNG figures for the Snakemake report")
-    p.add_argument("--activities", nargs="*", default=[], help="per-recipe metric tables")
-    p.add_argument("--f1-png", help="output: F1 per recipe bar chart")
-    p.add_argument("--params")
-    p.add_argument("--steps")
-    p.add_argument("--runs", nargs="*", default=[], help="model/setting pairs to draw")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--invalid-steps", choices=["error", "skip"], default="error")
-    p.add_argument("--timelines", nargs="*", default=[],
-                   help="output PNGs named <video_id>.png: ground truth vs predictions")
-    p.set_defaults(func=cmd_report_figures)
+    p = sub.add_parser("procedure", help="steps across videos: one model x setting")
+    p.add_argument("--segments", required=True)
+    p.add_argument("--embeddings", required=True)
+    p.add_argument("--videos", required=True)
+    p.add_argument("--ground-truth", help="the ground-truth table (omit when there is none)")
+    p.add_argument("--k-by-activity", required=True, help='JSON {"activity_id": K_a}')
+    p.add_argument("--options", required=True, help="the procedure config section as JSON")
+    p.add_argument("--model", required=True)
+    p.add_argument("--setting", required=True)
+    for name in ("steps", "clusters", "quality", "activity-level"):
+        p.add_argument(f"--{name}-out", required=True)
+    p.set_defaults(func=cmd_procedure)
+
+    p = sub.add_parser("report-procedure", help="figures: step map and procedure strip")
+    p.add_argument("--activity", type=int, required=True)
+    for name in ("steps", "clusters", "quality", "segments", "embeddings", "videos", "options"):
+        p.add_argument(f"--{name}", required=True)
+    p.add_argument("--map-out", required=True)
+    p.add_argument("--strip-out", required=True)
+    p.set_defaults(func=cmd_report_procedure)
+
+    p = sub.add_parser("report-f1", help="figure: F1 per activity and model/setting")
+    p.add_argument("--activities", nargs="+", required=True, help="per-activity metric tables")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report_f1)
+
+    p = sub.add_parser("report-timeline", help="figure: one video's ground truth and predictions")
+    p.add_argument("--video", required=True)
+    p.add_argument("--ground-truth", required=True)
+    p.add_argument("--runs", nargs="*", default=[], help="model/setting names, drawn in order")
+    p.add_argument("--labels", nargs="*", default=[], help="each run's labels table")
+    p.add_argument("--scores", nargs="*", default=[], help="each run's per-video metrics table")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report_timeline)
 
     p = sub.add_parser("demo-features",
                        help="write SYNTHETIC features for the configured videos (demo/tests)")
@@ -261,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_demo_features)
+
     p = sub.add_parser("check-checkpoint", help="validate a HiERO checkpoint (safe, strict)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True, help="JSON record written when it is valid")
@@ -283,13 +388,13 @@ JOB_ENVIRONMENT = ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES", "HOSTNAME")
 def main(argv: list[str] | None = None) -> int:
     import os
 
+    from steploc.io import OutputWriteError
+
     args = build_parser().parse_args(argv)
     setup_logging()
     pin_threads(args.threads)
     log.info("job environment: %s", " ".join(f"{var}={os.environ.get(var, '<unset>')}"
                                              for var in JOB_ENVIRONMENT))
-    from steploc.io import OutputWriteError
-
     try:
         args.func(args)
     except InputError as exc:

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from steploc.errors import InputError
+
 SYNTHETIC_SUFFIX = "_synthetic.npy"
 SYNTHETIC_PATTERN = "{video_id}" + SYNTHETIC_SUFFIX
 
@@ -73,27 +75,29 @@ def write_demo_features(params_config: dict, out_dir: str | Path, seed: int = 0,
     are kept (generation is deterministic) unless ``overwrite``.
     """
     from steploc import annotations as ann
+    from steploc.datasets import load_dataset
+    from steploc.datasets.captaincook4d import required_annotation_path
     from steploc.io import atomic_path
-    from steploc.params import annotation_paths, select_videos
 
-    paths = annotation_paths(params_config["annotations"])
-    recordings = select_videos(ann.read_recordings(paths["recordings"]),
-                               params_config.get("videos", {}), paths["recordings"])
-    steps = ann.read_step_annotations(paths["step_annotations"])
-    durations = ann.read_video_durations(paths["video_metadata"])
+    annotations = params_config["annotations"]
+    if annotations.get("format", "captaincook4d") != "captaincook4d":
+        raise InputError("demo features are synthesised from CaptainCook4D step times: "
+                         "annotations.format must be captaincook4d")
+    recordings = load_dataset(annotations, params_config.get("videos", {})).videos
+    steps = ann.read_step_annotations(required_annotation_path(annotations, "step_annotations"))
+    durations = ann.read_video_durations(required_annotation_path(annotations, "video_metadata"))
     by_recording = dict(tuple(steps.groupby("recording_id")))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for rec in recordings.itertuples(index=False):
-        path = out_dir / f"{rec.recording_id}{SYNTHETIC_SUFFIX}"
+        path = out_dir / f"{rec.video_id}{SYNTHETIC_SUFFIX}"
         if path.exists() and not overwrite:
             continue
-        feats = synthetic_features(rec.recording_id, rec.activity_id,
-                                   float(durations[rec.recording_id]),
-                                   by_recording.get(rec.recording_id, steps.iloc[:0]), seed=seed)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, feats)
+        feats = synthetic_features(rec.video_id, rec.activity_id,
+                                   float(durations[rec.video_id]),
+                                   by_recording.get(rec.video_id, steps.iloc[:0]), seed=seed)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, feats)
         written.append(path)
     return written

@@ -1,14 +1,25 @@
-"""Scoring segment outputs against the annotated step times (``docs/evaluation.md``).
+"""The evaluate stage: one model x setting (or a baseline) scored against the ground truth.
 
-Per video, both sides live on the video's feature grid (cell ``k`` = ``[k p, (k+1) p)`` with the
-real feature period ``p``): ground truth from the annotated steps (background 0, later-starting
-step wins on overlaps, missing steps dropped; :func:`steploc.metrics.ground_truth_labels`), the
-prediction from the segments' start/end seconds. Clusters are matched to steps per video
-(Hungarian), with ``M`` = the video's K (not EgoProceL's fixed 7).
+Per video, both sides live on the video's feature grid (cell ``k`` = feature row ``k``): the
+ground truth from :mod:`steploc.ground_truth`, the prediction from the segments' feature rows
+(no seconds round trip). Clusters are matched to classes per video (Hungarian, in
+:mod:`steploc.metrics`), with ``M`` = the video's K. Every metric formula lives in
+:mod:`steploc.metrics`; this module only gathers the inputs and writes three tables:
+
+``videos.parquet``
+    per video: EgoProceL ``precision``, ``recall``, ``f1``, ``iou``; ``mof``; ``f1@0.10/0.25/0.50``;
+    ``edit``; ``status`` / ``reason`` (skipped videos are listed, never dropped silently).
+``activities.parquet``
+    per activity: the same metrics (F1 from the mean P and R), ``mof_activity_matched`` (one
+    assignment for all videos of the activity) and the videos scored / skipped.
+``labels.parquet``
+    what the figures draw, so they never recompute it: per scored video ``pred`` (cluster of
+    every cell), ``cluster_class`` (the class each cluster is matched to, -1 for none) and
+    ``uncovered_cluster`` (the id of cells no segment covers).
 
 Baselines that need no features sit in the same tables, as models with setting ``baseline``:
-``random`` (uniform random labels with the video's K, fixed seed) and ``uniform`` (K equal-length
-segments).
+``random`` (uniform random labels with the video's K, fixed seed) and ``uniform`` (K
+equal-length segments).
 """
 
 from __future__ import annotations
@@ -17,21 +28,30 @@ import zlib
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from steploc.config import BASELINE_MODELS
-from steploc.annotations import StepAnnotations, check_steps_within_videos, parse_step_annotations
 from steploc.metrics import (
     STANDARD_OVERLAPS,
     aggregate_metrics,
-    ground_truth_labels,
+    cluster_classes,
     mof_per_activity,
-    predicted_labels,
     score_video,
+    segment_cells,
 )
 
+#: Metrics of one video; aggregated rows add ``mof_video_mean`` (mean of per-video MoF) next
+#: to ``mof`` (pooled over cells).
+VIDEO_METRIC_COLUMNS = ["precision", "recall", "f1", "iou", "mof", "edit",
+                        *[f"f1@{t:.2f}" for t in STANDARD_OVERLAPS]]
+METRIC_COLUMNS = [*VIDEO_METRIC_COLUMNS[:5], "mof_video_mean", *VIDEO_METRIC_COLUMNS[5:]]
 
-METRIC_COLUMNS = ["precision", "recall", "f1", "iou", "mof", "edit",
-                  *[f"f1@{t:.2f}" for t in STANDARD_OVERLAPS]]
+LABELS_SCHEMA = pa.schema([
+    ("video_id", pa.string()),
+    ("pred", pa.list_(pa.int32())),
+    ("cluster_class", pa.list_(pa.int32())),
+    ("uncovered_cluster", pa.int32()),
+])
 
 
 def baseline_labels(kind: str, n_cells: int, k: int, video_id: str, seed: int = 0) -> np.ndarray:
@@ -44,137 +64,96 @@ def baseline_labels(kind: str, n_cells: int, k: int, video_id: str, seed: int = 
     raise ValueError(f"unknown baseline {kind!r} (known: {', '.join(BASELINE_MODELS)})")
 
 
-def segment_grid_labels(segments: pd.DataFrame, n_cells: int, period_s: float, k: int) -> np.ndarray:
-    """A video's segments on its grid. The last segment is extended to the end of the grid: a
-    last partial feature window (shorter than the period) still belongs to it."""
-    ends = segments["end_s"].to_numpy(dtype=np.float64).copy()
-    if len(ends):
-        ends[-1] = max(ends[-1], n_cells * period_s)
-    return predicted_labels(segments["start_s"].to_numpy(np.float64), ends,
-                            segments["cluster"].to_numpy(np.int64), n_cells, period_s,
-                            n_clusters=k)
+def evaluate_run(video_table: pd.DataFrame, ground_truth: pd.DataFrame, model: str,
+                 setting: str, segments: pd.DataFrame | None = None,
+                 videos: pd.DataFrame | None = None, seed: int = 0
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(per-video metrics, labels)`` of one model x setting: ``segments`` / ``videos`` are
+    its summary tables, ``None`` for a baseline named ``model``.
 
-
-def prediction_labels(model: str, params_row, k: int, segments: pd.DataFrame | None,
-                      seed: int = 0) -> np.ndarray:
-    """A video's predicted labels on its feature grid: from its segments, or from the baseline
-    named ``model`` when ``segments`` is ``None``."""
-    n_cells, period = int(params_row.n_features), float(params_row.feature_period_s)
-    if segments is None:
-        return baseline_labels(model, n_cells, k, params_row.video_id, seed)
-    return segment_grid_labels(segments, n_cells, period, k)
-
-
-def load_ground_truth(steps_path, params: pd.DataFrame, invalid_steps: str = "error"
-                      ) -> StepAnnotations:
-    """The step annotations, parsed strictly and checked against each video's extent (its
-    features' span, or its duration when shorter; one feature period of slack)."""
-    parsed = parse_step_annotations(steps_path, invalid_steps)
-    ok = params[params["status"] == "ok"]
-    ends, slack = {}, {}
-    for p in ok.itertuples(index=False):
-        period = float(p.feature_period_s)
-        end = int(p.n_features) * period
-        if p.duration_s == p.duration_s:  # not NaN
-            end = min(end, float(p.duration_s))
-        ends[p.video_id], slack[p.video_id] = end, period
-    return check_steps_within_videos(parsed, ends, slack, steps_path, invalid_steps)
-
-
-def evaluate_videos(params: pd.DataFrame, steps: pd.DataFrame | StepAnnotations, model: str,
-                    setting: str, segments: pd.DataFrame | None = None,
-                    videos: pd.DataFrame | None = None, seed: int = 0
-                    ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Per-video metrics of one model x setting (``segments``/``videos`` are its summary
-    tables; ``None`` for a baseline). Returns the table and the grid labels ``{video: (pred,
-    gt)}`` of the scored videos.
-
-    Every video of ``params`` gets a row: ``status`` ``ok`` when scored, else ``skipped`` with
-    the reason (no features, too short, no or invalid ground truth) and empty metrics.
+    Every video of the video table gets a row: ``status`` ``ok`` when scored, else
+    ``skipped`` with the reason (no features, too short, no or invalid ground truth).
     """
-    annotations = steps if isinstance(steps, StepAnnotations) else None
-    steps = annotations.steps if annotations is not None else steps
-    steps_by_video = dict(tuple(steps.groupby("recording_id")))
-    seg_by_video = {} if segments is None else dict(tuple(segments.groupby("video_id")))
-    status_by_video = {} if videos is None else videos.set_index("video_id")[["status", "reason", "n_clusters"]]
-    rows, labels = [], {}
-    for p in params.itertuples(index=False):
-        row = {"video_id": p.video_id, "activity_id": int(p.activity_id),
-               "activity_name": p.activity_name, "model": model, "setting": setting,
-               "status": p.status, "reason": p.reason, "n_cells": 0, "n_clusters": 0}
-        if p.status == "ok" and videos is not None:
-            if p.video_id not in status_by_video.index:
-                raise ValueError(f"video {p.video_id!r} missing from the {model}/{setting} summary")
-            st = status_by_video.loc[p.video_id]
-            row.update(status=st["status"], reason=st["reason"], n_clusters=int(st["n_clusters"]))
-        invalid = None if annotations is None else annotations.invalid_reason(p.video_id)
-        if row["status"] == "ok" and invalid is not None:
-            row.update(status="skipped", reason=invalid)
-        elif row["status"] == "ok" and p.video_id not in steps_by_video:
-            row.update(status="skipped", reason="no ground-truth steps for this video")
+    seg_by_video = {} if segments is None else dict(tuple(segments.groupby("video_id", sort=False)))
+    summary = None if videos is None else videos.set_index("video_id")
+    rows, label_rows = [], []
+    for r in video_table.itertuples(index=False):
+        row = {"video_id": r.video_id, "activity_id": int(r.activity_id),
+               "activity_name": r.activity_name, "model": model, "setting": setting,
+               "status": r.status, "reason": r.reason, "n_cells": 0, "n_clusters": 0}
+        k = int(r.n_clusters)
+        if r.status == "ok" and summary is not None:
+            if r.video_id not in summary.index:
+                raise ValueError(f"video {r.video_id!r} missing from the {model}/{setting} summary")
+            row.update(status=summary.at[r.video_id, "status"],
+                       reason=summary.at[r.video_id, "reason"])
+            k = int(summary.at[r.video_id, "n_clusters"])
+        truth = ground_truth.loc[r.video_id] if r.video_id in ground_truth.index else None
+        if row["status"] == "ok" and (truth is None or truth["status"] != "ok"):
+            row.update(status="skipped", reason="no ground truth" if truth is None
+                       else truth["reason"])
         if row["status"] != "ok":
             rows.append(row)
             continue
-        gt = ground_truth_labels(steps_by_video[p.video_id], int(p.n_features),
-                                 float(p.feature_period_s))
-        k = int(p.n_clusters) if videos is None else row["n_clusters"]
-        pred = prediction_labels(model, p, k, seg_by_video.get(p.video_id), seed)
-        scores = score_video(pred, gt, n_clusters=int(pred.max()) + 1)
-        p_, r_ = scores["precision"], scores["recall"]
-        scores["f1"] = 0.0 if p_ + r_ == 0 else 2 * p_ * r_ / (p_ + r_)
-        for t in STANDARD_OVERLAPS:
-            tp, fp, fn = (scores[f"{c}@{t:.2f}"] for c in ("tp", "fp", "fn"))
-            scores[f"f1@{t:.2f}"] = 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+        assert truth is not None
+        gt = truth["labels"]
+        if segments is None:
+            pred = baseline_labels(model, len(gt), k, r.video_id, seed)
+        else:
+            video_segments = seg_by_video[r.video_id]
+            pred = segment_cells(video_segments["start_feature"], video_segments["end_feature"],
+                                 video_segments["cluster"], len(gt), fill=k)
+        # M = the video's K: a cluster that smoothing emptied stays a column (precision 0), as
+        # the protocol asks; one more when some cells carry the "uncovered" id K.
+        n_clusters = max(k, int(pred.max()) + 1)
+        scores = score_video(pred, gt, n_clusters=n_clusters)
         row.update(n_clusters=k, **scores)
         rows.append(row)
-        labels[p.video_id] = (pred, gt)
-    return _with_metric_columns(pd.DataFrame(rows)), labels
+        matched = cluster_classes(pred, gt, n_clusters=n_clusters)
+        n_classes = int(gt.max()) + 1
+        label_rows.append({"video_id": r.video_id, "pred": pred.astype(np.int32),
+                           "cluster_class": np.where(matched < n_classes, matched, -1)
+                           .astype(np.int32), "uncovered_cluster": k})
+    per_video = pd.DataFrame(rows)
+    for column in VIDEO_METRIC_COLUMNS:  # one schema, even when nothing was scored
+        if column not in per_video.columns:
+            per_video[column] = np.nan
+    labels = pa.Table.from_pylist(label_rows, schema=LABELS_SCHEMA).to_pandas()
+    return per_video, labels
 
 
-def _with_metric_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """Every metric column present (NaN where nothing was scored): one schema whatever was
-    skipped, so that a run whose every video is skipped still writes well-formed tables."""
-    for column in METRIC_COLUMNS:
-        if column not in table.columns:
-            table[column] = np.nan
-    return table
-
-
-def activity_table(per_video: pd.DataFrame, steps: pd.DataFrame,
-                   labels: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
-    """Per-recipe rows: means over the recipe's scored videos (F1 from mean P and R), plus
+def activity_table(per_video: pd.DataFrame, ground_truth: pd.DataFrame,
+                   labels: pd.DataFrame) -> pd.DataFrame:
+    """Per-activity rows: means over the activity's scored videos (F1 from mean P and R), plus
     ``mof_activity_matched``: MoF with ONE cluster-to-step assignment for all videos of the
-    recipe (cluster ids must agree across videos; ours are per video, so this is the strict
+    activity (cluster ids must agree across videos; ours are per video, so this is the strict
     number) and the count of skipped videos."""
     scored = per_video[per_video["status"] == "ok"]
-    out = aggregate_metrics(scored) if len(scored) else pd.DataFrame()
-    out = out[out.get("level", pd.Series(dtype=str)) == "activity"] if len(out) else out
+    aggregated = aggregate_metrics(scored) if len(scored) else pd.DataFrame(columns=["level"])
+    aggregated = aggregated[aggregated["level"] == "activity"]
+    pred_by_video = dict(zip(labels["video_id"], labels["pred"], strict=True))
     rows = []
     for activity_id, group in per_video.groupby("activity_id", sort=True):
         ok = group[group["status"] == "ok"]
         row = {"activity_id": int(activity_id), "activity_name": group["activity_name"].iloc[0],
                "model": group["model"].iloc[0], "setting": group["setting"].iloc[0],
-               "videos_scored": len(ok), "videos_skipped": int((group["status"] != "ok").sum())}
+               "videos_scored": len(ok), "videos_skipped": int((group["status"] != "ok").sum()),
+               **dict.fromkeys(METRIC_COLUMNS, np.nan), "mof_activity_matched": np.nan}
         if len(ok):
-            agg = out[out["activity_id"] == activity_id].iloc[0]
+            agg = aggregated[aggregated["activity_id"] == activity_id].iloc[0]
             row.update({c: float(agg[c]) for c in METRIC_COLUMNS if c in agg})
-            global_steps = [_global_step_labels(steps, v, labels[v][1]) for v in ok["video_id"]]
-            row["mof_activity_matched"] = mof_per_activity([labels[v][0] for v in ok["video_id"]],
-                                                           global_steps)
+            row["mof_activity_matched"] = mof_per_activity(
+                [np.asarray(pred_by_video[v], np.int64) for v in ok["video_id"]],
+                [activity_labels(ground_truth.loc[v]) for v in ok["video_id"]])
         rows.append(row)
-    table = _with_metric_columns(pd.DataFrame(rows))
-    if "mof_activity_matched" not in table.columns:
-        table["mof_activity_matched"] = np.nan
-    return table
+    return pd.DataFrame(rows)
 
 
-def _global_step_labels(steps: pd.DataFrame, video_id: str, gt: np.ndarray) -> np.ndarray:
-    """Re-express a video's per-recording classes as global step ids (shared by the recipe)."""
-    from steploc.metrics import step_class_numbering
-
-    video_steps = steps[steps["recording_id"] == video_id]
-    to_step = {cls: step for step, cls in step_class_numbering(video_steps).items()}
-    return np.array([0 if c == 0 else to_step[c] for c in gt], dtype=np.int64)
+def activity_labels(truth) -> np.ndarray:
+    """A video's ground truth in the labels its activity shares (per-video class ``c`` ->
+    ``class_labels[c - 1]``; background stays 0)."""
+    lookup = np.concatenate(([0], np.asarray(truth["class_labels"], dtype=np.int64)))
+    return lookup[truth["labels"]]
 
 
 def overall_row(per_video: pd.DataFrame, model: str, setting: str) -> dict:
@@ -185,8 +164,8 @@ def overall_row(per_video: pd.DataFrame, model: str, setting: str) -> dict:
     row = {"model": model, "setting": setting, "videos_scored": len(scored),
            "videos_skipped": len(skipped),
            "skipped_videos": ", ".join(f"{v} ({r})" for v, r in
-                                       zip(skipped["video_id"], skipped["reason"])),
-           **{c: np.nan for c in METRIC_COLUMNS}}
+                                       zip(skipped["video_id"], skipped["reason"], strict=True)),
+           **dict.fromkeys(METRIC_COLUMNS, np.nan)}
     if len(scored):
         agg = aggregate_metrics(scored)
         overall = agg[agg["level"] == "overall"].iloc[0]
@@ -194,51 +173,40 @@ def overall_row(per_video: pd.DataFrame, model: str, setting: str) -> dict:
     return row
 
 
-def step_names(video_steps: pd.DataFrame) -> dict[int, str]:
-    """``{class: step text}`` for a recording's classes (the ``"Verb-"`` prefix of CaptainCook4D
-    descriptions dropped)."""
-    from steploc.metrics import step_class_numbering
-
-    text = dict(zip(video_steps["step_id"], video_steps["description"]))
-    return {cls: str(text[step]).split("-", 1)[-1].strip()
-            for step, cls in step_class_numbering(video_steps).items()}
+#: Activity-level metrics in the overall table, prefixed ``activity_level_``.
+ACTIVITY_LEVEL_METRICS = ["precision", "recall", "f1", "iou", "mof", "edit",
+                          *[f"f1@{t:.2f}" for t in STANDARD_OVERLAPS]]
 
 
-def video_timeline_inputs(video_id: str, params: pd.DataFrame, steps: pd.DataFrame,
-                          runs: list[tuple[str, str, pd.DataFrame | None, pd.DataFrame | None]],
-                          seed: int = 0) -> dict:
-    """Ground truth and every run's prediction of one video on its grid, for
-    :func:`steploc.report.plot_video_timelines`. ``runs`` holds ``(model, setting, segments,
-    videos)`` summary tables (``None`` for a baseline); runs that skipped the video are left
-    out."""
-    p = next(params[params["video_id"] == video_id].itertuples(index=False))
-    video_steps = steps[steps["recording_id"] == video_id]
-    gt = ground_truth_labels(video_steps, int(p.n_features), float(p.feature_period_s))
-    predictions, uncovered = {}, {}
-    for model, setting, segments, videos in runs:
-        if videos is None:
-            k = int(p.n_clusters)
-            video_segments = None
-        else:
-            status = videos[videos["video_id"] == video_id]
-            if status.empty or status["status"].iloc[0] != "ok":
-                continue
-            k = int(status["n_clusters"].iloc[0])
-            video_segments = segments[segments["video_id"] == video_id]
-        name = f"{model}/{setting}"
-        predictions[name] = prediction_labels(model, p, k, video_segments, seed)
-        uncovered[name] = k
-    return {"video_id": video_id, "period_s": float(p.feature_period_s), "gt_labels": gt,
-            "class_names": step_names(video_steps), "predictions": predictions,
-            "uncovered_clusters": uncovered}
+def activity_level_row(scores: pd.DataFrame | None) -> dict:
+    """The activity-level protocol's columns of one overall row (``activity_level_*``), from
+    the procedure stage's table (its ``procedure_steps`` rows): P, R, IoU, Edit and F1@τ =
+    means over the scored activities, F1 from the mean P and R, MoF pooled over their cells.
+    NaN for a baseline (no procedure steps) or when no activity was scored."""
+    from steploc.metrics import f1_from_precision_recall
+
+    row = {f"activity_level_{m}": np.nan for m in ACTIVITY_LEVEL_METRICS}
+    row["activity_level_activities"] = 0
+    if scores is None:
+        return row
+    ok = scores[(scores["predictions"] == "procedure_steps") & (scores["status"] == "ok")]
+    if ok.empty:
+        return row
+    for metric in ACTIVITY_LEVEL_METRICS:
+        row[f"activity_level_{metric}"] = float(ok[metric].mean())
+    row["activity_level_f1"] = f1_from_precision_recall(row["activity_level_precision"],
+                                                        row["activity_level_recall"])
+    row["activity_level_mof"] = float((ok["mof"] * ok["n_cells"]).sum() / ok["n_cells"].sum())
+    row["activity_level_activities"] = len(ok)
+    return row
 
 
-def report_sample(params: pd.DataFrame, n: int) -> list[str]:
-    """``n`` videos for timeline figures: one per recipe in turn (first recordings first), so
-    the sample spreads over recipes; deterministic."""
-    ok = params[params["status"] == "ok"]
+def report_sample(video_table: pd.DataFrame, n: int) -> list[str]:
+    """``n`` videos for timeline figures: one per activity in turn (first recordings first),
+    so the sample spreads over activities; deterministic."""
+    ok = video_table[video_table["status"] == "ok"]
     by_activity = [list(g["video_id"]) for _, g in ok.groupby("activity_id", sort=True)]
-    sample = []
+    sample: list[str] = []
     for rank in range(max((len(v) for v in by_activity), default=0)):
         for videos in by_activity:
             if rank < len(videos) and len(sample) < n:

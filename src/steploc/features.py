@@ -21,8 +21,10 @@ from steploc.errors import InputError
 
 #: Keys tried, in order, in an ``.npz`` (or a dict saved in a ``.pt``) when none is configured.
 DEFAULT_ARRAY_KEYS = ("arr_0", "features")
-SUPPORTED_SUFFIXES = (".npy", ".npz", ".pt")
+SUPPORTED_SUFFIXES = (".npy", ".npz", ".pt", ".txt")
 ID_PLACEHOLDER = "{video_id}"
+#: How a 2-D array is stored: ``TxD`` (one row per frame) or ``DxT`` (MS-TCN's ``.npy``).
+LAYOUTS = ("TxD", "DxT")
 
 
 def _split_pattern(pattern: str) -> tuple[str, str]:
@@ -140,7 +142,10 @@ class _Rewound:
     def __init__(self, fh, head: bytes):
         self._fh, self._head = fh, head
 
-    def read(self, n: int) -> bytes:
+    def read(self, n: int = -1, /) -> bytes:
+        if n < 0:
+            head, self._head = self._head, b""
+            return head + self._fh.read()
         head, self._head = self._head[:n], self._head[n:]
         return head + (self._fh.read(n - len(head)) if n > len(head) else b"")
 
@@ -173,6 +178,8 @@ def read_feature_shape(path: str | Path, key: str | None = None, video: str | No
         if suffix == ".npz":
             _, shape, dtype = _npz_member_header(path, key, video)
             return shape, str(dtype)
+        if suffix == ".txt":
+            return _text_shape(path, video), "float32"
         if suffix == ".pt":
             arr = load_feature_array(path, key, video)
             return tuple(arr.shape), str(arr.dtype)
@@ -189,7 +196,8 @@ def read_feature_shape(path: str | Path, key: str | None = None, video: str | No
 
 def load_feature_array(path: str | Path, key: str | None = None, video: str | None = None
                        ) -> np.ndarray:
-    """Load a feature file as stored (``.npy``, ``.npz`` or ``.pt``), without validation.
+    """Load a feature file as stored (``.npy``, ``.npz``, ``.pt`` or whitespace-separated
+    ``.txt``, one row per line), without validation.
 
     Headers are checked first (:func:`_npy_header`), so a file that is not what its name says,
     holds Python objects or is truncated gets a message saying exactly that. Nothing is ever
@@ -214,6 +222,8 @@ def load_feature_array(path: str | Path, key: str | None = None, video: str | No
             if not isinstance(obj, torch.Tensor):
                 raise InputError(f"expected a tensor, found {type(obj).__name__}", video=video, path=path)
             return obj.detach().cpu().numpy()
+        if suffix == ".txt":
+            return _load_text(path, video)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
@@ -225,20 +235,87 @@ def load_feature_array(path: str | Path, key: str | None = None, video: str | No
     )
 
 
-def check_feature_shape(shape: tuple[int, ...], path: str | Path, video: str | None) -> tuple[int, int]:
-    """``(n_features, feature_dim)`` of a 2-D ``(T, D)`` array, or of ``(T, 1, D)``."""
-    if len(shape) == 3 and shape[1] == 1:
+def _text_shape(path: Path, video: str | None) -> tuple[int, int]:
+    """``(lines, values on the first line)`` of a text matrix, without parsing the numbers
+    (they are parsed, and every line's width checked, when the features are loaded)."""
+    rows, width = 0, 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                rows += 1
+                width = width or len(line.split())
+    if not rows:
+        raise InputError("empty feature file (no numbers)", video=video, path=path)
+    return rows, width
+
+
+def _load_text(path: Path, video: str | None) -> np.ndarray:
+    """A whitespace-separated text matrix (the CTE layout's ``.txt``), as float32."""
+    with open(path, encoding="utf-8") as fh:
+        widths = set()
+        rows = []
+        for number, line in enumerate(fh, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            widths.add(len(fields))
+            if len(widths) > 1:
+                raise InputError(f"line {number} has {len(fields)} values, earlier lines "
+                                 f"{min(widths - {len(fields)})}", video=video, path=path)
+            try:
+                rows.append([float(v) for v in fields])
+            except ValueError as exc:
+                raise InputError(f"line {number}: {exc}", video=video, path=path) from None
+    if not rows:
+        raise InputError("empty feature file (no numbers)", video=video, path=path)
+    return np.asarray(rows, dtype=np.float32)
+
+
+def check_feature_shape(shape: tuple[int, ...], path: str | Path, video: str | None,
+                        layout: str = "TxD") -> tuple[int, int]:
+    """``(n_features, feature_dim)`` of a 2-D array stored as ``layout`` (``TxD``: rows are
+    frames; ``DxT``: columns are), or of a ``(T, 1, D)`` array."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if len(shape) == 3 and shape[1] == 1 and layout == "TxD":
         shape = (shape[0], shape[2])
     if len(shape) != 2:
-        raise InputError(f"expected a (T, D) array, got shape {shape}", video=video, path=path)
+        raise InputError(f"expected a 2-D ({layout.replace('x', ', ')}) array, got shape "
+                         f"{shape}", video=video, path=path)
     if shape[0] == 0 or shape[1] == 0:
         raise InputError(f"empty feature array, shape {shape}", video=video, path=path)
-    return int(shape[0]), int(shape[1])
+    n, d = (shape[0], shape[1]) if layout == "TxD" else (shape[1], shape[0])
+    return int(n), int(d)
+
+
+def resolve_layout(layout: str, shape: tuple[int, ...], n_frames: int | None,
+                   path: str | Path, video: str | None) -> str:
+    """The layout of one file: the configured one, or for ``auto`` the only orientation whose
+    frame axis has the ground truth's ``n_frames`` (an error naming both shapes otherwise)."""
+    if layout != "auto":
+        return layout
+    if n_frames is None:
+        raise InputError("features.layout: auto needs per-frame ground truth to tell the frame "
+                         "axis; set features.layout to TxD or DxT", video=video, path=path)
+    if len(shape) != 2:
+        raise InputError(f"expected a 2-D array, got shape {shape}", video=video, path=path)
+    matches = [name for name, frames in (("TxD", shape[0]), ("DxT", shape[1]))
+               if frames == n_frames]
+    if len(matches) != 1:
+        t_d, d_t = f"({shape[0]} frames, {shape[1]} dims)", f"({shape[1]} frames, {shape[0]} dims)"
+        why = ("both orientations fit" if matches else "neither orientation fits")
+        raise InputError(
+            f"features.layout: auto: the ground truth has {n_frames} frames and the array has "
+            f"shape {tuple(shape)}: TxD would read {t_d}, DxT {d_t}; {why}. Set features.layout "
+            "to TxD or DxT", video=video, path=path)
+    return matches[0]
 
 
 def load_features(path: str | Path, key: str | None = None, video: str | None = None,
-                  expected_shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Load and validate one video's features as a float32 ``(T, D)`` array.
+                  expected_shape: tuple[int, int] | None = None, layout: str = "TxD"
+                  ) -> np.ndarray:
+    """Load and validate one video's features as a float32 ``(T, D)`` array (a ``DxT`` file
+    is transposed).
 
     Rejects non-numeric data, arrays that are not 2-D (a ``(T, 1, D)`` array is squeezed),
     empty arrays, NaN/Inf values and, when given, a shape other than ``expected_shape`` (the
@@ -247,8 +324,8 @@ def load_features(path: str | Path, key: str | None = None, video: str | None = 
     arr = load_feature_array(path, key, video)
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise InputError(f"feature array has non-numeric dtype {arr.dtype}", video=video, path=path)
-    n, d = check_feature_shape(tuple(arr.shape), path, video)
-    arr = arr.reshape(n, d)
+    n, d = check_feature_shape(tuple(arr.shape), path, video, layout)
+    arr = arr.reshape(n, d) if layout == "TxD" else arr.T
     if expected_shape is not None and (n, d) != tuple(expected_shape):
         raise InputError(
             f"feature array has shape {(n, d)} but the video table says {tuple(expected_shape)}: "

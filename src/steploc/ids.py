@@ -53,7 +53,7 @@ def check_ids(values: Iterable[str], *, rows: Iterable[str] | None = None,
     values = list(values)
     rows = list(rows) if rows is not None else [f"row {i + 1}" for i in range(len(values))]
     seen: dict[str, tuple[str, str]] = {}
-    for value, row in zip(values, rows):
+    for value, row in zip(values, rows, strict=True):
         check_id(value, what=what, path=path, row=row)
         folded = value.casefold()
         if folded in seen and seen[folded][0] != value:

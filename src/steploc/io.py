@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-
-import numpy as np
 
 
 class OutputWriteError(OSError):
@@ -44,20 +42,5 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise OutputWriteError(path, exc) from exc
     finally:
         if tmp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
-
-
-def write_npz(path: str | Path, arrays: Mapping[str, object]) -> None:
-    """Write ``arrays`` as an uncompressed ``.npz`` atomically (scalars become 0-d arrays)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
-
-
-def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` file written by :func:`write_npz` into memory."""
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}

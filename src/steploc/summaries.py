@@ -1,17 +1,23 @@
-"""Dataset summaries in Parquet, aggregated from the per-video segment outputs.
+"""Dataset summaries in Parquet, gathered from the segment stage's per-shard tables.
 
 ``segments.parquet``
     one row per segment: ``video_id`` (string), ``activity_id`` (int64), ``segment_idx``
     (int32, 0-based in time order), ``start_s``, ``end_s`` (float64 seconds), ``cluster``
-    (int32, the video's cluster label; ids are per video).
+    (int32, the video's cluster label; ids are per video), ``start_feature``, ``end_feature``
+    (int64: the feature rows ``[start, end)`` of the segment).
 ``step_embeddings.parquet``
     ``video_id``, ``segment_idx``, ``embedding`` (fixed_size_list<float32>[D]: mean of the
-    original features inside the segment, not normalised).
+    original features inside the segment, not normalised; a plain list<float32> only when no
+    video has features at all).
 ``videos.parquet``
-    one row per video of the params table, processed or not: ``video_id``, ``activity_id``,
+    one row per video of the video table, processed or not: ``video_id``, ``activity_id``,
     ``model``, ``setting``, ``status`` (``ok`` / ``skipped``), ``reason``, ``n_features``,
     ``n_nodes``, ``n_clusters`` (K used; 0 when skipped), ``n_segments``, ``duration_s``,
-    ``feature_period_s``.
+    ``feature_period_s``, ``n_clusters_requested``, ``note`` (why K differs, if it does).
+
+Seconds are computed here, once, from the feature rows and the video's real feature period:
+``start_s = start_feature · period``, ``end_s = min(end_feature · period, video end)``, the
+video end being ``n_features · period`` or the video's duration when that is shorter.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from steploc.io import atomic_path, read_npz
+from steploc.intermediate import fixed_size_matrix, write_table
 
 SEGMENTS_SCHEMA = pa.schema([
     ("video_id", pa.string()),
@@ -32,6 +38,8 @@ SEGMENTS_SCHEMA = pa.schema([
     ("start_s", pa.float64()),
     ("end_s", pa.float64()),
     ("cluster", pa.int32()),
+    ("start_feature", pa.int64()),
+    ("end_feature", pa.int64()),
 ])
 
 VIDEOS_SCHEMA = pa.schema([
@@ -47,6 +55,8 @@ VIDEOS_SCHEMA = pa.schema([
     ("n_segments", pa.int64()),
     ("duration_s", pa.float64()),
     ("feature_period_s", pa.float64()),
+    ("n_clusters_requested", pa.int64()),
+    ("note", pa.string()),
 ])
 
 
@@ -60,87 +70,95 @@ def embeddings_schema(dim: int | None) -> pa.Schema:
     ])
 
 
-def feature_dimension(params_table: pd.DataFrame) -> int | None:
+def feature_dimension(video_table: pd.DataFrame) -> int | None:
     """The features' dimension (one for all videos), ``None`` when no video has features."""
-    dims = params_table["feature_dim"].dropna()
+    dims = video_table["feature_dim"].dropna()
     return int(dims.iloc[0]) if len(dims) else None
 
 
-def _write(table: pa.Table, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+def video_end_s(n_features: int, period_s: float, duration_s: float) -> float:
+    """Where a video's last segment ends: its features' span, or its duration if shorter."""
+    end = n_features * period_s
+    return min(end, duration_s) if np.isfinite(duration_s) else end
 
 
-def summarize(params_table: pd.DataFrame, segment_files: dict[str, str | Path], model: str,
-              setting: str, out_dir: str | Path) -> dict[str, int]:
-    """Write the three summary files for one model x setting.
+def summarize(video_table: pd.DataFrame, segment_tables: list[str | Path],
+              segment_videos: list[str | Path], model: str, setting: str,
+              segments_out: str | Path, embeddings_out: str | Path,
+              videos_out: str | Path) -> dict[str, int]:
+    """Write the three summary files of one model x setting from the shard tables.
 
-    Every video of the params table gets a ``videos.parquet`` row. A video with features must
-    have a segment output (else this fails: a partly processed dataset is never summarised as
-    complete); a video skipped in the params stage is listed with its reason.
+    Every video of the video table gets a ``videos.parquet`` row. A processable video must be
+    in the shard tables (else this fails: a partly processed dataset is never summarised as
+    complete); a video skipped when the table was built is listed with its reason.
     """
-    out_dir = Path(out_dir)
-    seg_cols: dict[str, list] = {name: [] for name in SEGMENTS_SCHEMA.names}
-    emb_ids, emb_idx, emb_rows = [], [], []
-    video_rows = []
-    dim = feature_dimension(params_table)
-    for row in params_table.itertuples(index=False):
-        base = {"video_id": row.video_id, "activity_id": int(row.activity_id), "model": model,
-                "setting": setting, "duration_s": float(row.duration_s),
-                "feature_period_s": float(row.feature_period_s)}
-        if row.status != "ok":
-            video_rows.append({**base, "status": row.status, "reason": row.reason,
-                               "n_features": None, "n_nodes": None, "n_clusters": 0,
-                               "n_segments": 0})
-            continue
-        if row.video_id not in segment_files:
-            raise ValueError(f"no segment output for video {row.video_id!r} ({model}/{setting})")
-        seg = read_npz(segment_files[row.video_id])
-        if str(seg["video_id"]) != row.video_id:
-            raise ValueError(f"{segment_files[row.video_id]} holds video {seg['video_id']}, "
-                             f"expected {row.video_id!r}")
-        n_seg = len(seg["segment_cluster"])
-        video_rows.append({**base, "status": str(seg["status"]), "reason": str(seg["reason"]),
-                           "n_features": int(seg["n_features"]), "n_nodes": int(seg["n_nodes"]),
-                           "n_clusters": int(seg["n_clusters"]), "n_segments": n_seg})
-        if n_seg == 0:
-            continue
-        seg_cols["video_id"].extend([row.video_id] * n_seg)
-        seg_cols["activity_id"].extend([int(row.activity_id)] * n_seg)
-        seg_cols["segment_idx"].append(np.arange(n_seg, dtype=np.int32))
-        seg_cols["start_s"].append(seg["segment_start_s"])
-        seg_cols["end_s"].append(seg["segment_end_s"])
-        seg_cols["cluster"].append(seg["segment_cluster"].astype(np.int32))
-        emb = seg["step_embeddings"].astype(np.float32)
-        if emb.shape[1] != dim:
-            raise ValueError(f"video {row.video_id!r}: embedding dimension {emb.shape[1]} != {dim}")
-        emb_ids.extend([row.video_id] * n_seg)
-        emb_idx.append(np.arange(n_seg, dtype=np.int32))
-        emb_rows.append(emb)
+    per_video = pd.concat([pd.read_parquet(p) for p in segment_videos], ignore_index=True) \
+        if segment_videos else pd.DataFrame(columns=["video_id"])
+    if per_video["video_id"].duplicated().any():
+        raise ValueError(f"video(s) {sorted(per_video.loc[per_video['video_id'].duplicated(), 'video_id'])} "
+                         "appear in two shard outputs")
+    per_video = per_video.set_index("video_id")
+    dim = feature_dimension(video_table)
+    segment_parts = [pq.read_table(p) for p in segment_tables]
+    shard_segments = (pa.concat_tables(segment_parts) if segment_parts else None)
 
-    def concat(parts, dtype):
-        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    rows = []
+    for r in video_table.itertuples(index=False):
+        base = {"video_id": r.video_id, "activity_id": int(r.activity_id), "model": model,
+                "setting": setting, "duration_s": float(r.duration_s),
+                "feature_period_s": float(r.feature_period_s)}
+        if r.status != "ok":
+            rows.append({**base, "status": r.status, "reason": r.reason, "n_features": None,
+                         "n_nodes": None, "n_clusters": 0, "n_segments": 0,
+                         "n_clusters_requested": int(r.n_clusters), "note": ""})
+            continue
+        if r.video_id not in per_video.index:
+            raise ValueError(f"no segment output for video {r.video_id!r} ({model}/{setting})")
+        v = per_video.loc[r.video_id]
+        rows.append({**base, "status": v["status"], "reason": v["reason"],
+                     "n_features": int(r.n_features), "n_nodes": int(v["n_nodes"]),
+                     "n_clusters": int(v["n_clusters"]), "n_segments": 0,
+                     "n_clusters_requested": int(v["n_clusters_requested"]),
+                     "note": v["note"]})
+    videos = pd.DataFrame(rows)
 
-    segments = pa.table({
-        "video_id": pa.array(seg_cols["video_id"], pa.string()),
-        "activity_id": pa.array(seg_cols["activity_id"], pa.int64()),
-        "segment_idx": pa.array(concat(seg_cols["segment_idx"], np.int32)),
-        "start_s": pa.array(concat(seg_cols["start_s"], np.float64)),
-        "end_s": pa.array(concat(seg_cols["end_s"], np.float64)),
-        "cluster": pa.array(concat(seg_cols["cluster"], np.int32)),
-    }, schema=SEGMENTS_SCHEMA)
-    flat = pa.array(np.concatenate(emb_rows).reshape(-1) if emb_rows
-                    else np.zeros(0, np.float32), pa.float32())
-    embedding_column = (pa.array([], pa.list_(pa.float32())) if dim is None
-                        else pa.FixedSizeListArray.from_arrays(flat, dim))
-    embeddings = pa.table({
-        "video_id": pa.array(emb_ids, pa.string()),
-        "segment_idx": pa.array(concat(emb_idx, np.int32)),
-        "embedding": embedding_column,
-    }, schema=embeddings_schema(dim))
-    videos = pa.Table.from_pylist(video_rows, schema=VIDEOS_SCHEMA)
-    _write(segments, out_dir / "segments.parquet")
-    _write(embeddings, out_dir / "step_embeddings.parquet")
-    _write(videos, out_dir / "videos.parquet")
-    return {"videos": len(video_rows), "segments": segments.num_rows,
-            "skipped": sum(r["status"] != "ok" for r in video_rows)}
+    if shard_segments is not None and shard_segments.num_rows:
+        order = np.lexsort((shard_segments.column("segment_idx").to_numpy(),
+                            pd.Categorical(shard_segments.column("video_id").to_numpy(
+                                zero_copy_only=False), categories=video_table["video_id"]).codes))
+        shard_segments = shard_segments.take(pa.array(order))
+        seg = shard_segments.select(["video_id", "segment_idx", "start_feature", "end_feature",
+                                     "cluster"]).to_pandas()
+        info = video_table.set_index("video_id").loc[seg["video_id"]]
+        period = info["feature_period_s"].to_numpy(float)
+        ends = np.array([video_end_s(int(n), p, float(d)) for n, p, d in
+                         zip(info["n_features"], period, info["duration_s"], strict=True)])
+        seg_table = pa.table({
+            "video_id": pa.array(seg["video_id"], pa.string()),
+            "activity_id": pa.array(info["activity_id"].to_numpy(np.int64)),
+            "segment_idx": pa.array(seg["segment_idx"].to_numpy(np.int32)),
+            "start_s": pa.array(np.minimum(seg["start_feature"].to_numpy() * period, ends)),
+            "end_s": pa.array(np.minimum(seg["end_feature"].to_numpy() * period, ends)),
+            "cluster": pa.array(seg["cluster"].to_numpy(np.int32)),
+            "start_feature": pa.array(seg["start_feature"].to_numpy(np.int64)),
+            "end_feature": pa.array(seg["end_feature"].to_numpy(np.int64)),
+        }, schema=SEGMENTS_SCHEMA)
+        counts = seg["video_id"].value_counts()
+        videos["n_segments"] = videos["video_id"].map(counts).fillna(0).astype(int)
+        width = shard_segments.schema.field("embedding").type.list_size
+        embedding = pa.FixedSizeListArray.from_arrays(
+            pa.array(fixed_size_matrix(shard_segments.column("embedding"), width).reshape(-1)),
+            width)
+        emb_table = pa.table({"video_id": seg_table.column("video_id"),
+                              "segment_idx": seg_table.column("segment_idx"),
+                              "embedding": embedding}, schema=embeddings_schema(dim))
+    else:
+        seg_table = SEGMENTS_SCHEMA.empty_table()
+        emb_table = embeddings_schema(dim).empty_table()
+
+    write_table(seg_table, segments_out)
+    write_table(emb_table, embeddings_out)
+    write_table(pa.Table.from_pandas(videos, schema=VIDEOS_SCHEMA, preserve_index=False),
+                videos_out)
+    return {"videos": len(videos), "segments": seg_table.num_rows,
+            "skipped": int((videos["status"] != "ok").sum())}

@@ -46,13 +46,17 @@ def hiero_run(tmp_path_factory):
 
 
 def test_hiero_nodes_and_times(hiero_run):
-    from steploc.io import read_npz
+    from steploc.intermediate import read_hierarchy
 
-    h = read_npz(hiero_run.path / "results/hierarchy/hiero_random/1_7.npz")
-    assert str(h["status"]) == "ok"
-    assert h["node_features"].shape == (12, 32)  # ceil(48 / 4) nodes, hidden 32
-    assert np.isfinite(h["node_features"]).all()
-    assert h["node_start_s"][1] == pytest.approx(4 * 47.6 / 48)  # real period, not 16/30
+    base = hiero_run.path / "results/hierarchy/hiero_random/1_7"
+    h = read_hierarchy(f"{base}.nodes.parquet", f"{base}.videos.parquet")["1_7"]
+    assert h.status == "ok"
+    assert h.features.shape == (12, 32)  # ceil(48 / 4) nodes, hidden 32
+    assert np.isfinite(h.features).all()
+    segments = pd.read_parquet(hiero_run.path / "results/summary/hiero_random/fast/segments.parquet")
+    first = segments[segments.video_id == "1_7"]
+    period = 47.6 / 48  # inferred from the duration: the real period, not 16/30
+    np.testing.assert_allclose(first["start_s"], first["start_feature"] * period)
 
 
 def test_too_short_video_is_a_recorded_skip(hiero_run):
@@ -75,7 +79,7 @@ def test_bad_checkpoint_fails_before_any_video(tmp_path):
     assert "not_a_checkpoint.pth" in check_log and "not a readable torch checkpoint" in check_log
     # No model processed any video: not HiERO, and not the raw model beside it either.
     assert not (wd.path / "logs/hierarchy").exists()
-    assert not list((wd.path / "results").rglob("*.npz"))
+    assert not (wd.path / "results" / "hierarchy").exists()
 
 
 def test_missing_checkpoint_fails_at_parse_time(tmp_path):

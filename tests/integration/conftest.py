@@ -16,9 +16,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
-
 import pytest
+import yaml
 
 from .slurm_cluster import SlurmUnavailable, missing_requirements, slurm_cluster
 from .snakemake_runner import PROFILES, REPO, WorkflowSpec
@@ -78,7 +77,7 @@ STEPLOC_DEMO = WorkflowSpec(
           "data/captaincook4d"),
     setup=setup_demo,
     n_items=6,  # 3 videos x 2 models, per cluster rule (one clustering setting)
-    # Parquet only: the per-video .npz are zip files with timestamps inside.
+    # Parquet tables (the report PNGs carry timestamps).
     compare_globs=("results/**/*.parquet",),
     env_globs={"hierarchy": "logs/hierarchy/*/*.log", "segment": "logs/segment/*/*/*.log"},
     # 3 GPU group jobs of 2 (so GPU jobs share the single GPU in turn), 2 CPU group jobs of 4

@@ -19,7 +19,7 @@ them to go, then stops every process of the daemons' sessions *by PID* (SIGTERM,
 SIGKILL), in the order slurmd (and its slurmstepd/job processes), slurmctld, munged, and
 finally removes the base directory (unless ``keep=True``).
 
-Follows /work/shared/docs/slurm_local.md: no accounting (use ``--slurm-status-command squeue``),
+A throwaway single-node cluster (docs/cluster.md): no accounting (use ``--slurm-status-command squeue``),
 ``MinJobAge=600`` so finished jobs stay visible to squeue, ``DefMemPerCPU`` so a job without
 ``--mem`` does not take the whole node, a ``File=`` for the fake GPU, munged run as the munge
 user, node topology copied from ``slurmd -C``, ``slurmctld -c`` (no stale state).
@@ -47,9 +47,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 # /usr/sbin is often missing from PATH in non-login shells and CI runners.
 _SEARCH_PATH = os.pathsep.join(

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import re
@@ -20,11 +21,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 import yaml
+
+from steploc.config import deep_update
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILES = REPO / "profiles"
@@ -106,14 +109,9 @@ def prepare_workdir(spec: WorkflowSpec, dest: Path) -> Path:
     return dest
 
 
-def _deep_merge(base: dict, over: Mapping) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(dict(out[key]), value)
-        else:
-            out[key] = value
-    return out
+def merged(base: dict, over: Mapping) -> dict:
+    """A deep-merged copy (the package's config deep merge, as Snakemake merges configs)."""
+    return deep_update(copy.deepcopy(base), dict(over))
 
 
 def load_profile(profile_dir: Path) -> dict:
@@ -125,9 +123,9 @@ def load_profile(profile_dir: Path) -> dict:
 
 def make_test_profile(profile_dir: Path, dest: Path, overrides: Mapping[str, object]) -> Path:
     """Copy of ``profile_dir`` with ``overrides`` deep-merged into its config.yaml."""
-    merged = _deep_merge(load_profile(profile_dir), overrides)
+    profile = merged(load_profile(profile_dir), overrides)
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "config.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
+    (dest / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return dest
 
 

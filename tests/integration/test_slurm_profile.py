@@ -18,11 +18,11 @@ from .snakemake_runner import (
     PROFILES,
     SnakemakeRun,
     WorkflowSpec,
-    _deep_merge,
     collect_outputs,
     diff_outputs,
     load_profile,
     make_test_profile,
+    merged,
     prepare_workdir,
     read_env_records,
     run_snakemake,
@@ -39,7 +39,7 @@ def slurm_overrides(spec: WorkflowSpec, cluster) -> dict:
     over = {"default-resources": {"slurm_partition": cluster.partition}}
     if spec.group_components:
         over["group-components"] = dict(spec.group_components)
-    return _deep_merge(over, spec.profile_overrides)
+    return merged(over, spec.profile_overrides)
 
 
 def slurm_cli_args(cluster) -> list[str]:

@@ -11,9 +11,10 @@ def test_score_video_on_the_worked_example():
     assert row == pytest.approx(
         {
             "precision": 0.7, "recall": 1.0, "iou": 0.7, "mof": 0.7, "n_cells": 10, "edit": 0.5,
-            "tp@0.10": 1, "fp@0.10": 0, "fn@0.10": 1,
-            "tp@0.25": 1, "fp@0.25": 0, "fn@0.25": 1,
-            "tp@0.50": 1, "fp@0.50": 0, "fn@0.50": 1,
+            "f1": 2 * 0.7 / 1.7,  # the worked example's 0.8235
+            "tp@0.10": 1, "fp@0.10": 0, "fn@0.10": 1, "f1@0.10": 2 / 3,
+            "tp@0.25": 1, "fp@0.25": 0, "fn@0.25": 1, "f1@0.25": 2 / 3,
+            "tp@0.50": 1, "fp@0.50": 0, "fn@0.50": 1, "f1@0.50": 2 / 3,
         }
     )
 

@@ -1,7 +1,7 @@
-"""Node counts, the raw model's pooling values and node-to-time mapping.
+"""Node counts, the raw model's pooling values and the feature rows of each node.
 
-The reference below is written from the formula in the issue (docs/hiero_spec.md §1.7), in
-plain numpy and independently of the implementation. Inputs are SYNTHETIC random arrays.
+The reference below is written from the formula (docs/hiero.md, "Pooling"), in plain numpy and
+independently of the implementation. Inputs are SYNTHETIC random arrays.
 """
 
 from __future__ import annotations
@@ -11,18 +11,19 @@ import math
 import numpy as np
 import pytest
 
-from steploc.hierarchy import RawPooling, n_nodes_at_depth, neighbour_average_pool, node_spans
+from steploc.hierarchy import RawPooling, n_nodes_at_depth, node_feature_ranges
+from steploc.pooling import pool_video
 
 LENGTHS = [1, 2, 3, 4, 5, 8, 37]
 
 
 def _pool_numpy(x: np.ndarray, levels: int) -> np.ndarray:
-    return np.asarray(neighbour_average_pool(x.copy(), levels))
+    return np.asarray(pool_video(x.copy(), levels))
 
 
 def _pool_torch(x: np.ndarray, levels: int) -> np.ndarray:
     torch = pytest.importorskip("torch")
-    return neighbour_average_pool(torch.from_numpy(x.copy()), levels).numpy()
+    return pool_video(torch.from_numpy(x.copy()), levels).numpy()
 
 
 #: The pooling runs on numpy arrays (CPU) and torch tensors (CUDA) with the same code.
@@ -79,7 +80,7 @@ def test_pooling_hand_example(backend):
 
 def test_pooling_does_not_modify_its_input():
     x = np.array([[0.0], [4.0], [8.0], [2.0]])
-    neighbour_average_pool(x, 2)
+    pool_video(x, 2)
     np.testing.assert_array_equal(x[:, 0], [0.0, 4.0, 8.0, 2.0])
 
 
@@ -120,7 +121,7 @@ def test_raw_pooling_model(t, device):
     rng = np.random.default_rng(t)
     feats = [rng.standard_normal((t, 4)).astype(np.float32),
              rng.standard_normal((t + 3, 4)).astype(np.float32)]
-    model = RawPooling(depth=2, device=device)
+    model = RawPooling(2, 4, device=device)
     out = model.extract_batch(feats, [1.0, 1.0])
     for x, y in zip(feats, out):
         assert y.shape == (math.ceil(len(x) / 4), 4)
@@ -128,45 +129,21 @@ def test_raw_pooling_model(t, device):
                                    atol=1e-5)
 
 
-# ------------------------------------------------------------------ node spans
+# ------------------------------------------------------------------ node feature rows
 
 
-def test_node_spans_features_and_seconds():
-    # T = 10 at depth 2: nodes [0,4), [4,8), [8,10); period 0.5 s.
-    s = node_spans(10, 2, 0.5)
-    np.testing.assert_array_equal(s.start_feature, [0, 4, 8])
-    np.testing.assert_array_equal(s.end_feature, [4, 8, 10])
-    np.testing.assert_allclose(s.start_s, [0.0, 2.0, 4.0])
-    np.testing.assert_allclose(s.end_s, [2.0, 4.0, 5.0])  # clipped to T * period = 5.0
+def test_node_feature_ranges_example():
+    # T = 10 at depth 2: nodes [0,4), [4,8), [8,10).
+    start, end = node_feature_ranges(10, 2)
+    np.testing.assert_array_equal(start, [0, 4, 8])
+    np.testing.assert_array_equal(end, [4, 8, 10])
 
 
 @pytest.mark.parametrize("t", LENGTHS)
 @pytest.mark.parametrize("depth", [0, 1, 2, 3])
-def test_node_spans_cover_the_video(t, depth):
-    period = 1.25
-    s = node_spans(t, depth, period)
+def test_node_feature_ranges_cover_the_video(t, depth):
+    start, end = node_feature_ranges(t, depth)
     n = math.ceil(t / 2**depth)
     block = 2**depth
-    np.testing.assert_array_equal(s.start_feature, [j * block for j in range(n)])
-    np.testing.assert_array_equal(s.end_feature, [min((j + 1) * block, t) for j in range(n)])
-    np.testing.assert_allclose(s.start_s, [j * block * period for j in range(n)])
-    np.testing.assert_allclose(s.end_s, [min((j + 1) * block, t) * period for j in range(n)])
-
-
-def test_last_end_clipped_to_a_shorter_duration():
-    # 1 s features, 48 rows, but the video lasts 47.6 s (a last partial window).
-    s = node_spans(48, 2, 1.0, duration_s=47.6)
-    assert s.end_s[-1] == pytest.approx(47.6)
-    assert s.start_s[-1] == pytest.approx(44.0)
-    np.testing.assert_allclose(s.end_s[:-1], [4.0 * (j + 1) for j in range(11)])
-    # A longer duration does not stretch the last node past T * period.
-    assert node_spans(48, 2, 1.0, duration_s=49.0).end_s[-1] == pytest.approx(48.0)
-    # Unknown duration (NaN): T * period.
-    assert node_spans(48, 2, 1.0, duration_s=float("nan")).end_s[-1] == pytest.approx(48.0)
-
-
-def test_seconds_use_the_period_not_the_notebooks_constant():
-    # 1 s features at depth 2: node j starts at 4 j seconds (the notebook's (16/30) 2^d would
-    # put it at 2.133 j).
-    s = node_spans(20, 2, 1.0)
-    np.testing.assert_allclose(s.start_s, [0.0, 4.0, 8.0, 12.0, 16.0])
+    np.testing.assert_array_equal(start, [j * block for j in range(n)])
+    np.testing.assert_array_equal(end, [min((j + 1) * block, t) for j in range(n)])

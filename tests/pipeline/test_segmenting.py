@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from steploc.hierarchy import node_spans
+from steploc.errors import VideoSkipped
+from steploc.hierarchy import node_feature_ranges
 from steploc.segment import (
     SpectralStepSegmenter,
     cosine_affinity,
@@ -17,7 +18,6 @@ from steploc.segment import (
     runs_to_segments,
 )
 from steploc.segment.job import choose_k
-from steploc.errors import VideoSkipped
 
 
 def eq(a, b):
@@ -118,19 +118,18 @@ def test_median_flaw_and_mode_fix():
 # ------------------------------------------------------------------ segments
 
 
-def test_runs_to_segments_times_and_original_feature_means():
+def test_runs_to_segments_rows_and_original_feature_means():
     # T = 22 features at period 0.5 s, depth 2 -> 6 nodes covering
     # [0,4) [4,8) [8,12) [12,16) [16,20) [20,22); labels give runs of nodes [0,2) [2,5) [5,6).
     t, d = 22, 3
     feats = np.arange(t * d, dtype=np.float32).reshape(t, d) ** 1.5  # SYNTHETIC, not affine
-    spans = node_spans(t, 2, 0.5)
-    segs = runs_to_segments(np.array([4, 4, 1, 1, 1, 4]), spans, feats)
+    segs = runs_to_segments(np.array([4, 4, 1, 1, 1, 4]), *node_feature_ranges(t, 2), feats)
     assert len(segs) == 3
     eq(segs.start_node, [0, 2, 5])
     eq(segs.end_node, [2, 5, 6])
     eq(segs.cluster, [4, 1, 4])
-    np.testing.assert_allclose(segs.start_s, [0.0, 4.0, 10.0])
-    np.testing.assert_allclose(segs.end_s, [4.0, 10.0, 11.0])
+    eq(segs.start_feature, [0, 8, 20])
+    eq(segs.end_feature, [8, 20, 22])
     expected = np.stack([feats[0:8].mean(0), feats[8:20].mean(0), feats[20:22].mean(0)])
     np.testing.assert_allclose(segs.embeddings, expected, rtol=1e-5)
     assert segs.embeddings.dtype == np.float32
@@ -140,17 +139,16 @@ def test_step_embeddings_are_not_node_feature_means():
     # Node features would average the pooled values; the embedding must average ORIGINAL rows.
     feats = np.zeros((8, 1), np.float32)
     feats[3] = 8.0  # a single spike in the first node (features 0..3)
-    spans = node_spans(8, 2, 1.0)
-    segs = runs_to_segments(np.array([0, 1]), spans, feats)
+    segs = runs_to_segments(np.array([0, 1]), *node_feature_ranges(8, 2), feats)
     np.testing.assert_allclose(segs.embeddings[:, 0], [2.0, 0.0])
 
 
 def test_single_run():
     feats = np.ones((5, 2), np.float32)
-    segs = runs_to_segments(np.array([2, 2]), node_spans(5, 2, 2.0, duration_s=9.5), feats)
+    segs = runs_to_segments(np.array([2, 2]), *node_feature_ranges(5, 2), feats)
     eq(segs.start_node, [0])
     eq(segs.end_node, [2])
-    np.testing.assert_allclose(segs.end_s, [9.5])
+    eq(segs.end_feature, [5])
 
 
 def test_choose_k_for_short_videos():

@@ -11,15 +11,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from steploc.io import write_npz
-from steploc.params import COLUMNS
+from steploc.intermediate import (
+    SEGMENT_VIDEOS_SCHEMA,
+    fixed_size_rows,
+    shard_segments_schema,
+    write_table,
+)
 from steploc.summaries import summarize
+from steploc.video_table import COLUMNS
 
 D = 4
 
 EXPECTED_SEGMENTS = pa.schema([
     ("video_id", pa.string()), ("activity_id", pa.int64()), ("segment_idx", pa.int32()),
     ("start_s", pa.float64()), ("end_s", pa.float64()), ("cluster", pa.int32()),
+    ("start_feature", pa.int64()), ("end_feature", pa.int64()),
 ])
 EXPECTED_EMBEDDINGS = pa.schema([
     ("video_id", pa.string()), ("segment_idx", pa.int32()),
@@ -30,57 +36,86 @@ EXPECTED_VIDEOS = pa.schema([
     ("setting", pa.string()), ("status", pa.string()), ("reason", pa.string()),
     ("n_features", pa.int64()), ("n_nodes", pa.int64()), ("n_clusters", pa.int64()),
     ("n_segments", pa.int64()), ("duration_s", pa.float64()), ("feature_period_s", pa.float64()),
+    ("n_clusters_requested", pa.int64()), ("note", pa.string()),
 ])
 
 
-def params_row(vid, aid, status="ok", reason="", n=None, duration=40.0):
+def table_row(vid, aid, status="ok", reason="", n=None, duration=40.0, period=1.0, shard="s"):
     return {"video_id": vid, "activity_id": aid, "activity_name": "Tiny Toast", "n_clusters": 3,
             "k_strategy": "task_graph_steps", "duration_s": duration,
             "feature_path": None if status != "ok" else f"/syn/{vid}_synthetic.npy",
             "n_features": n, "feature_dim": None if n is None else D,
-            "feature_period_s": 1.0 if status == "ok" else np.nan,
-            "feature_dtype": None if n is None else "float32", "status": status,
-            "reason": reason}
+            "feature_period_s": period if status == "ok" else np.nan,
+            "feature_dtype": None if n is None else "float32", "feature_fingerprint": None,
+            "shard": shard if status == "ok" else None, "status": status, "reason": reason}
 
 
-def segment_record(vid, starts, ends, clusters, status="ok", reason="", n_features=40,
-                   n_nodes=10):
-    s = len(clusters)
-    emb = (np.arange(s * D, dtype=np.float32).reshape(s, D) + 0.5) if s else np.zeros((0, D), np.float32)
-    return {"format": 1, "video_id": vid, "model": "raw", "setting": "fast", "status": status,
-            "reason": reason, "n_clusters_requested": 3, "n_nodes": n_nodes,
-            "n_features": n_features, "feature_period_s": 1.0, "duration_s": 40.0,
-            "n_clusters": 3 if s else 0,
-            "node_labels_raw": np.zeros(n_nodes, np.int64), "node_labels": np.zeros(n_nodes, np.int64),
-            "segment_start_node": np.zeros(s, np.int64), "segment_end_node": np.zeros(s, np.int64),
-            "segment_cluster": np.asarray(clusters, np.int64),
-            "segment_start_s": np.asarray(starts, np.float64),
-            "segment_end_s": np.asarray(ends, np.float64), "step_embeddings": emb}
+def write_shard(path_stem, videos):
+    """SYNTHETIC shard tables of the segment stage: ``videos`` maps id -> (feature row
+    boundaries, clusters, status, reason)."""
+    seg = {k: [] for k in ("video_id", "segment_idx", "start_node", "end_node", "start_feature",
+                           "end_feature", "cluster")}
+    emb, rows = [], []
+    for vid, (bounds, clusters, status, reason) in videos.items():
+        n_seg = len(clusters)
+        seg["video_id"] += [vid] * n_seg
+        seg["segment_idx"] += list(range(n_seg))
+        seg["start_node"] += [0] * n_seg
+        seg["end_node"] += [0] * n_seg
+        seg["start_feature"] += bounds[:-1]
+        seg["end_feature"] += bounds[1:]
+        seg["cluster"] += list(clusters)
+        emb.append(np.arange(n_seg * D, dtype=np.float32).reshape(n_seg, D) + 0.5)
+        rows.append({"video_id": vid, "model": "raw", "setting": "fast", "status": status,
+                     "reason": reason, "n_nodes": 10 if status == "ok" else 3,
+                     "n_clusters_requested": 3, "n_clusters": 3 if n_seg else 0, "note": "",
+                     "node_labels_raw": [], "node_labels": []})
+    columns = {k: pa.array(v, shard_segments_schema(D).field(k).type) for k, v in seg.items()}
+    table = pa.table({**columns, "embedding": fixed_size_rows(emb, D)},
+                     schema=shard_segments_schema(D))
+    segments, videos_path = f"{path_stem}.segments.parquet", f"{path_stem}.videos.parquet"
+    write_table(table, segments)
+    write_table(pa.Table.from_pylist(rows, schema=SEGMENT_VIDEOS_SCHEMA), videos_path)
+    return segments, videos_path
+
+
+def run_summarize(table, shards, out):
+    return summarize(table, [s for s, _ in shards], [v for _, v in shards], "raw", "fast",
+                     out / "segments.parquet", out / "step_embeddings.parquet",
+                     out / "videos.parquet")
 
 
 @pytest.fixture
 def written(tmp_path):
-    """Three videos: two clustered (3 and 2 segments), one short (recorded skip), plus one
-    skipped by the params stage (no features)."""
-    seg_dir = tmp_path / "segments"
-    records = {
-        "1_7": segment_record("1_7", [0.0, 12.0, 28.0], [12.0, 28.0, 40.0], [2, 0, 1]),
-        "1_70": segment_record("1_70", [0.0, 20.0], [20.0, 40.0], [1, 0]),
-        "2_4": segment_record("2_4", [], [], [], status="skipped",
-                              reason="too short to cluster: 3 nodes < K = 4 clusters",
-                              n_features=10, n_nodes=3),
-    }
-    files = {}
-    for vid, rec in records.items():
-        files[vid] = seg_dir / f"{vid}.npz"
-        write_npz(files[vid], rec)
-    params = pd.DataFrame([
-        params_row("1_7", 1, n=40), params_row("1_70", 1, n=40), params_row("2_4", 2, n=10),
-        params_row("1_8", 1, status="skipped", reason="no feature file matching 'x'"),
+    """Three videos in two shards: two clustered (3 and 2 segments), one short (recorded skip),
+    plus one skipped when the video table was built (no features)."""
+    (tmp_path / "segments").mkdir()
+    shards = [
+        write_shard(tmp_path / "segments" / "a", {
+            "1_7": ([0, 12, 28, 40], [2, 0, 1], "ok", ""),
+            "2_4": ([], [], "skipped", "too short to cluster: 3 nodes < K = 4 clusters")}),
+        write_shard(tmp_path / "segments" / "b", {"1_70": ([0, 20, 40], [1, 0], "ok", "")}),
+    ]
+    table = pd.DataFrame([
+        table_row("1_7", 1, n=40, shard="a"), table_row("1_70", 1, n=40, shard="b"),
+        table_row("2_4", 2, n=10, shard="a"),
+        table_row("1_8", 1, status="skipped", reason="no feature file matching 'x'"),
     ], columns=COLUMNS)
     out = tmp_path / "summary"
-    counts = summarize(params, files, "raw", "fast", out)
+    counts = run_summarize(table, shards, out)
     return out, counts
+
+
+def test_seconds_from_feature_rows_period_and_duration(tmp_path):
+    """0.5 s per feature: rows [0, 30) and [30, 80) are [0, 15) and [15, 40) s, but the video
+    lasts 39.7 s (a last partial window), so the last segment ends there."""
+    shards = [write_shard(tmp_path / "s", {"1_7": ([0, 30, 80], [1, 0], "ok", "")})]
+    table = pd.DataFrame([table_row("1_7", 1, n=80, duration=39.7, period=0.5)], columns=COLUMNS)
+    run_summarize(table, shards, tmp_path / "out")
+    seg = pd.read_parquet(tmp_path / "out" / "segments.parquet")
+    np.testing.assert_allclose(seg["start_s"], [0.0, 15.0])
+    np.testing.assert_allclose(seg["end_s"], [15.0, 39.7])
+    assert list(seg["end_feature"]) == [30, 80]
 
 
 def test_exact_schemas(written):
@@ -150,13 +185,11 @@ def test_readable_by_duckdb(written):
 
 
 def test_missing_segment_output_fails_and_writes_nothing(tmp_path):
-    seg = tmp_path / "1_7.npz"
-    write_npz(seg, segment_record("1_7", [0.0], [40.0], [0]))
-    params = pd.DataFrame([params_row("1_7", 1, n=40), params_row("1_70", 1, n=40)],
-                          columns=COLUMNS)
+    shards = [write_shard(tmp_path / "a", {"1_7": ([0, 40], [0], "ok", "")})]
+    table = pd.DataFrame([table_row("1_7", 1, n=40), table_row("1_70", 1, n=40)], columns=COLUMNS)
     out = tmp_path / "summary"
     with pytest.raises(ValueError, match="1_70"):
-        summarize(params, {"1_7": seg}, "raw", "fast", out)
+        run_summarize(table, shards, out)
     assert not out.exists() or list(out.iterdir()) == []
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import TINY_K, TINY_RECORDINGS, create_workdir, run_output, run_snakemake
+
 from .workflow_helpers import check_segments_cover_videos, plan, planned_jobs, temp_leftovers
 
 pytestmark = pytest.mark.slow
@@ -23,10 +24,10 @@ VIDEOS = ["1_7", "1_8", "1_70", "2_3"]  # shards=2: 1_8 -> shard0, the others ->
 ADDED = "2_30"
 DEPTH = 2
 RUN = ("--cores", "2", "--resources", "gpu=1")
-PARAMS_COLUMNS = [
+TABLE_COLUMNS = [
     "video_id", "activity_id", "activity_name", "n_clusters", "k_strategy", "duration_s",
     "feature_path", "n_features", "feature_dim", "feature_period_s",
-    "feature_dtype", "feature_fingerprint", "status", "reason",
+    "feature_dtype", "feature_layout", "feature_fingerprint", "shard", "status", "reason",
 ]
 
 
@@ -57,37 +58,39 @@ def dry_run(wd, *args, configfile=None):
 
 @pytest.mark.parametrize("which", ["run_shards0", "run_shards2"])
 def test_end_to_end_results(request, which):
+    from steploc.intermediate import read_hierarchy
+
     wd, proc = request.getfixturevalue(which)
     results = wd.path / "results"
-    params = pd.read_parquet(results / "params.parquet")
-    assert list(params.columns) == PARAMS_COLUMNS
-    assert sorted(params["video_id"]) == sorted(VIDEOS)
-    assert set(params["status"]) == {"ok"}
-    params = params.set_index("video_id")
+    table = pd.read_parquet(results / "video_table.parquet")
+    assert list(table.columns) == TABLE_COLUMNS
+    assert sorted(table["video_id"]) == sorted(VIDEOS)
+    assert set(table["status"]) == {"ok"}
+    table = table.set_index("video_id")
+    shards = ({"1_8": "shard0", "1_7": "shard1", "1_70": "shard1", "2_3": "shard1"}
+              if which == "run_shards2" else {v: v for v in VIDEOS})
     for vid in VIDEOS:
         rec = TINY_RECORDINGS[vid]
-        assert params.at[vid, "n_features"] == rec.n_features
-        assert params.at[vid, "n_clusters"] == TINY_K["task_graph_steps"][rec.activity_id]
-        assert params.at[vid, "duration_s"] == pytest.approx(rec.duration_s)
-        assert params.at[vid, "feature_period_s"] == 1.0
-        assert (results / "hierarchy" / "raw" / f"{vid}.npz").is_file()
-        with np.load(results / "hierarchy" / "raw" / f"{vid}.npz") as h:
-            assert h["node_features"].shape == (math.ceil(rec.n_features / 4), 16)
-        assert (results / "segments" / "raw" / "fast" / f"{vid}.npz").is_file()
+        assert table.at[vid, "n_features"] == rec.n_features
+        assert table.at[vid, "n_clusters"] == TINY_K["task_graph_steps"][rec.activity_id]
+        assert table.at[vid, "duration_s"] == pytest.approx(rec.duration_s)
+        assert table.at[vid, "feature_period_s"] == 1.0
+        assert table.at[vid, "shard"] == shards[vid]
+        base = results / "hierarchy" / "raw" / shards[vid]
+        nodes = read_hierarchy(f"{base}.nodes.parquet", f"{base}.videos.parquet")[vid]
+        assert nodes.features.shape == (math.ceil(rec.n_features / 4), 16)
+        assert nodes.status == "ok" and nodes.n_features == rec.n_features
+        segments = results / "segments" / "raw" / "fast" / f"{shards[vid]}.segments.parquet"
+        assert vid in set(pd.read_parquet(segments)["video_id"])
     videos, _ = check_segments_cover_videos(wd.path, "raw", "fast", DEPTH, VIDEOS)
     assert len(videos) == len(VIDEOS)
     for vid in VIDEOS:
-        assert videos.at[vid, "n_clusters"] == params.at[vid, "n_clusters"]
+        assert videos.at[vid, "n_clusters"] == table.at[vid, "n_clusters"]
     assert temp_leftovers(results) == []
     logs = wd.path / "logs"
-    if which == "run_shards2":  # one job per shard: 1_8 in shard0, the other three in shard1
-        assert sorted(p.name for p in (logs / "hierarchy" / "raw").iterdir()) == [
-            "shard0.log", "shard1.log"]
-        assert sorted(p.name for p in (logs / "segment" / "raw" / "fast").iterdir()) == [
-            "shard0.log", "shard1.log"]
-    else:  # one job per video
-        assert sorted(p.name for p in (logs / "hierarchy" / "raw").iterdir()) == sorted(
-            f"{v}.log" for v in VIDEOS)
+    expected_logs = sorted(f"{s}.log" for s in set(shards.values()))
+    assert sorted(p.name for p in (logs / "hierarchy" / "raw").iterdir()) == expected_logs
+    assert sorted(p.name for p in (logs / "segment" / "raw" / "fast").iterdir()) == expected_logs
 
 
 def test_sharding_does_not_change_results(run_shards0, run_shards2):
@@ -110,11 +113,11 @@ def test_nothing_to_do_after_a_full_run(request, which):
 # Exact job counts are asserted for the per-video stages and the summaries; stages that only
 # aggregate downstream of the summaries (evaluate, ..., all) may follow them.
 
-PER_VIDEO_AND_SUMMARY = ("params", "hierarchy", "segment", "summarize")
+PER_VIDEO_AND_SUMMARY = ("hierarchy", "segment", "summarize")
 
 
 def core(stats: dict[str, int]) -> dict[str, int]:
-    return {r: n for r, n in stats.items() if r.split("_shard")[0] in PER_VIDEO_AND_SUMMARY}
+    return {r: n for r, n in stats.items() if r in PER_VIDEO_AND_SUMMARY}
 
 
 def test_changed_temperature_reruns_only_clustering(run_shards0):
@@ -138,8 +141,8 @@ def test_changed_k_strategy_reruns_only_videos_whose_k_changed(run_shards0):
     wd, _ = run_shards0
     cfg = wd.variant("kstrategy", params={"k_strategy": "recording_steps"})
     out = dry_run(wd, configfile=cfg)
-    assert core(plan(out)) == {"params": 1, "segment": 1, "summarize": 1}
-    assert [w["video"] for r, w in planned_jobs(out) if r == "segment"] == ["2_3"]
+    assert core(plan(out)) == {"segment": 1, "summarize": 1}
+    assert [w["shard"] for r, w in planned_jobs(out) if r == "segment"] == ["2_3"]
 
 
 def test_new_clustering_setting_runs_only_its_jobs(run_shards0):
@@ -151,9 +154,9 @@ def test_new_clustering_setting_runs_only_its_jobs(run_shards0):
         assert wildcards.get("setting", "other") == "other", (rule, wildcards)
 
 
-def test_touched_params_table_does_not_rerun_hierarchy(run_shards0):
+def test_touched_video_table_does_not_rerun_hierarchy(run_shards0):
     wd, _ = run_shards0
-    table = wd.path / "results" / "params.parquet"
+    table = wd.path / "results" / "video_table.parquet"
     before = table.stat()
     try:
         os.utime(table, (before.st_atime + 60, before.st_mtime + 60))
@@ -163,26 +166,31 @@ def test_touched_params_table_does_not_rerun_hierarchy(run_shards0):
         os.utime(table, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
-def test_regenerated_params_table_does_not_rerun_hierarchy(run_shards0):
+def test_rewritten_video_table_does_not_rerun_hierarchy(run_shards0):
+    """A table rewritten with the same content (e.g. restored from a backup) reruns only what
+    reads it as a whole, never the per-shard stages."""
     wd, _ = run_shards0
-    stats = core(plan(dry_run(wd, "--forcerun", "params")))
-    assert stats.get("params") == 1
-    assert set(stats) <= {"params", "summarize"}, stats
+    table = wd.path / "results" / "video_table.parquet"
+    before = table.read_bytes()
+    table.unlink()
+    table.write_bytes(before)
+    stats = core(plan(dry_run(wd)))
+    assert set(stats) <= {"summarize"}, stats
 
 
 def test_added_video_runs_only_its_jobs(run_shards0):
     wd, _ = run_shards0
     cfg = wd.variant("added", videos={"recording_ids": VIDEOS + [ADDED]})
     out = dry_run(wd, configfile=cfg)
-    assert core(plan(out)) == {"params": 1, "hierarchy": 1, "segment": 1, "summarize": 1}
+    assert core(plan(out)) == {"hierarchy": 1, "segment": 1, "summarize": 1}
     for rule, wildcards in planned_jobs(out):
         if rule in ("hierarchy", "segment"):
-            assert wildcards["video"] == ADDED, (rule, wildcards)
+            assert wildcards["shard"] == ADDED, (rule, wildcards)
 
 
 def test_release_npz_features_are_accepted(tmp_path):
     """CaptainCook4D's release layout: ``<id>_360p.mp4_1s_1s.npz`` saved with ``np.savez``
-    (key ``arr_0``), SYNTHETIC contents. Parsing the workflow (params table at parse time) must
+    (key ``arr_0``), SYNTHETIC contents. Parsing the workflow (video table at parse time) must
     succeed and plan one hierarchy job per video."""
     from conftest import synthetic_block_features
 
@@ -193,4 +201,4 @@ def test_release_npz_features_are_accepted(tmp_path):
         np.savez(wd.features_dir / f"{vid}_360p.mp4_1s_1s.npz",
                  synthetic_block_features(TINY_RECORDINGS[vid].n_features))
     stats = plan(dry_run(wd))
-    assert stats["hierarchy"] == 2 and stats["params"] == 1
+    assert stats["hierarchy"] == 2

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import run_output, run_snakemake, write_synthetic_features
+
 from .workflow_helpers import check_segments_cover_videos, temp_leftovers
 
 pytestmark = pytest.mark.slow
@@ -117,7 +118,7 @@ def test_nan_features_fail_the_hierarchy_job_without_output(make_workdir):
     assert "1_70" in log and str(bad) in log and "NaN" in log and "row 5" in log
     assert "hierarchy" in proc.stderr and "1_70" in proc.stderr
     results = wd.path / "results"
-    assert not (results / "hierarchy" / "raw" / "1_70.npz").exists()
+    assert not list((results / "hierarchy" / "raw").glob("1_70.*"))
     assert not (results / "summary").exists()  # never summarised as complete
     assert temp_leftovers(results) == []
 
@@ -138,7 +139,7 @@ def test_missing_features_and_short_video_are_recorded_skips(make_workdir):
     proc = run_snakemake(wd, *RUN)
     assert proc.returncode == 0, run_output(proc)
 
-    params = pd.read_parquet(wd.path / "results" / "params.parquet").set_index("video_id")
+    params = pd.read_parquet(wd.path / "results" / "video_table.parquet").set_index("video_id")
     assert params.at["1_8", "status"] == "skipped"
     assert "no feature file" in params.at["1_8", "reason"]
     assert pd.isna(params.at["1_8", "n_features"])

@@ -59,8 +59,8 @@ def temp_leftovers(root: Path) -> list[Path]:
 def check_segments_cover_videos(workdir: Path, model: str, setting: str, depth: int,
                                 expected_ok: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-video checks of one summary: contiguous, ordered segments from 0 to the video's end
-    (within one node), one videos.parquet row per params row."""
-    params = pd.read_parquet(workdir / "results" / "params.parquet").set_index("video_id")
+    (within one node), one videos.parquet row per video-table row."""
+    params = pd.read_parquet(workdir / "results" / "video_table.parquet").set_index("video_id")
     summary = workdir / "results" / "summary" / model / setting
     videos = pd.read_parquet(summary / "videos.parquet")
     segments = pd.read_parquet(summary / "segments.parquet")

@@ -70,9 +70,14 @@ def test_a_job_writing_into_a_read_only_folder_names_the_output(make_workdir, mo
     before = {p.name: p.read_bytes() for p in summary.iterdir()}
     read_only(summary, mounted)
     job = subprocess.run(
-        [sys.executable, "-m", "steploc", "summarize", "--params", "results/params.parquet",
-         "--model", "raw", "--setting", "fast", "--out-dir", "results/summary/raw/fast",
-         "results/segments/raw/fast/1_7.npz"], cwd=wd.path, capture_output=True, text=True)
+        [sys.executable, "-m", "steploc", "summarize", "--video-table",
+         "results/video_table.parquet", "--model", "raw", "--setting", "fast",
+         "--segments", "results/segments/raw/fast/1_7.segments.parquet",
+         "--segment-videos", "results/segments/raw/fast/1_7.videos.parquet",
+         "--segments-out", "results/summary/raw/fast/segments.parquet",
+         "--embeddings-out", "results/summary/raw/fast/step_embeddings.parquet",
+         "--videos-out", "results/summary/raw/fast/videos.parquet"],
+        cwd=wd.path, capture_output=True, text=True)
     assert job.returncode == 3, job.stderr
     assert "cannot write 'results/summary/raw/fast/" in job.stderr, job.stderr
     assert "Read-only file system" in job.stderr and "Traceback" not in job.stderr
@@ -84,10 +89,10 @@ def test_read_only_existing_outputs_are_refused_before_any_job(make_workdir, mou
     proc = run_snakemake(wd, *RUN)  # a first, complete run
     assert proc.returncode == 0, run_output(proc)
     segments = wd.path / "results" / "segments" / "raw" / "fast"
-    before = (segments / "1_7.npz").read_bytes()
+    before = (segments / "1_7.segments.parquet").read_bytes()
     read_only(segments, mounted)
     config = wd.variant("changed", clustering={"fast": {"temperature": 0.1}})
     proc = run_snakemake(wd, *RUN, configfile=config)
     assert proc.returncode != 0, run_output(proc)
-    assert "Write-protected output files" in proc.stderr and "1_7.npz" in proc.stderr
-    assert (segments / "1_7.npz").read_bytes() == before  # the old output, untouched
+    assert "Write-protected output files" in proc.stderr and "1_7.segments" in proc.stderr
+    assert (segments / "1_7.segments.parquet").read_bytes() == before  # untouched

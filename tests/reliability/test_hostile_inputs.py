@@ -190,7 +190,7 @@ def completed(make_workdir):
 
 def test_deleted_per_video_output_is_rebuilt_by_a_plain_rerun(completed):
     wd = completed
-    deleted = wd.path / "results" / "segments" / "raw" / "fast" / "1_70.npz"
+    deleted = wd.path / "results" / "segments" / "raw" / "fast" / "1_70.segments.parquet"
     deleted.unlink()
     proc = run_snakemake(wd, "-n", *RUN)
     assert proc.returncode == 0 and plan(proc.stdout).get("segment") == 1, run_output(proc)
@@ -262,7 +262,7 @@ def test_values_near_the_float32_maximum_fail_naming_video_and_file(make_workdir
     assert proc.returncode != 0, run_output(proc)
     log = (wd.path / "logs" / "hierarchy" / "raw" / "2_3.log").read_text()
     assert "2_3" in log and str(path) in log and "row 7" in log and "float32" in log, log
-    assert not (wd.path / "results" / "hierarchy" / "raw" / "2_3.npz").exists()
+    assert not list((wd.path / "results" / "hierarchy" / "raw").glob("2_3.*"))
     assert temp_leftovers(wd.path / "results") == []
 
 
@@ -270,12 +270,11 @@ def test_overflow_inside_the_model_is_caught_where_it_happens():
     """Below the input limit, a model that still overflows fails in the hierarchy stage,
     naming the stage and the video, instead of writing Inf."""
     from steploc.errors import InputError
-    from steploc.hierarchy import HierarchyVideo, check_finite_output
+    from steploc.hierarchy import check_finite_output
 
-    video = HierarchyVideo("2_3", "/data/2_3.npy", 4, 2, 1.0, None, "/out/2_3.npz")
     out = np.array([[1.0, 2.0], [np.inf, 0.0]], np.float32)
     with pytest.raises(InputError, match=r"hierarchy stage.*node 1") as err:
-        check_finite_output(out, video, "hierarchy stage (model 'raw')")
+        check_finite_output(out, "2_3", "/data/2_3.npy", "hierarchy stage (model 'raw')")
     assert "'2_3'" in str(err.value) and "/data/2_3.npy" in str(err.value)
 
 

@@ -1,36 +1,97 @@
-# Config, the params table (built at parse time) and the input/params functions of the rules.
+# Config, the video table and the input/params functions of the rules.
 #
-# The params table is computed here, when the workflow is parsed, from the annotation files and
-# the feature folder: bad input (a missing feature file, two candidates for one id, a period that
-# disagrees with the video duration, a recipe without a task graph) fails before any job runs.
-# Per-video values reach jobs through `params:`, never through the shared params.parquet as an
-# input, so regenerating that table never reruns the GPU stage (docs: snakemake.md §3.3 trap 2).
+# The video table is built once per run, here, by the main Snakemake process: bad input (a
+# missing feature file, two candidates for one id, a period that disagrees with the video
+# duration, an id outside the allowed set, malformed ground truth) fails before any job runs.
+# The main process writes it to <results_dir>/video_table.parquet (only when its content changed);
+# jobs that re-parse the workflow (cluster jobs, groups) read that file, so a job's parse opens
+# no feature file. No job writes the table; the stages list it as an ancient() input and
+# carry the values they depend on in params: (the whole-table readers its digest), so a changed
+# table (e.g. one video added) reruns only the jobs whose values changed, and the file's mtime
+# never matters. (Producing it in a job would hit a Snakemake 9.27 bug; jobs
+# downstream of a rerun job through ancient() inputs are never checked for changed params.)
 
 import json
+import shlex
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 import steploc
-from steploc.batching import assign_shards
 from steploc.config import BASELINE_MODELS, BASELINE_SETTING, check_config
 from steploc.errors import InputError
-from steploc.fingerprint import FingerprintCache
 from steploc.runtime import put_interpreter_first_on_path
-from steploc.params import build_params_table
 
 put_interpreter_first_on_path()
 
-# Content fingerprints of the feature files, reused while a file's stat is unchanged.
-FINGERPRINT_CACHE = ".snakemake/steploc/feature_fingerprints.json"
-
 try:
     check_config(config)
-    _fingerprints = FingerprintCache(FINGERPRINT_CACHE)
-    PARAMS = build_params_table(config, _fingerprints)
-    _fingerprints.save()
 except InputError as exc:
     raise WorkflowError(f"steploc: {exc}") from None
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+# Every output under RESULTS, every log under LOGS (config results_dir / logs_dir).
+RESULTS = config["results_dir"].rstrip("/")
+LOGS = config["logs_dir"].rstrip("/")
+VIDEO_TABLE_PATH = f"{RESULTS}/video_table.parquet"
+GROUND_TRUTH_PATH = f"{RESULTS}/ground_truth.parquet"
+# Content fingerprints of the feature files, reused while a file's stat is unchanged.
+FINGERPRINT_CACHE = ".snakemake/steploc/feature_fingerprints.json"
+# Held by the main process for its lifetime: one run at a time writes the video table.
+RUN_LOCK = ".snakemake/steploc/run.lock"
+
+EVAL = config["evaluation"]
+PROCEDURE = config["procedure"]
+# K_a per activity of the procedure stage (decided by the main process at parse time).
+PROCEDURE_K = {}
+
+
+def _build_video_table():
+    """The main process loads the dataset, builds the table, checks the ground truth and
+    publishes the table to VIDEO_TABLE_PATH (rewritten only when its content changed); jobs
+    that re-parse the workflow read that file. Returns (table, scorable video ids, the ground
+    truth's files, whether the dataset has ground truth)."""
+    from steploc.video_table import build_video_table, publish_video_table, read_video_table
+
+    if not workflow.is_main_process:
+        if not Path(VIDEO_TABLE_PATH).is_file():
+            raise WorkflowError(
+                f"steploc: {VIDEO_TABLE_PATH} is missing in this job; the main "
+                "Snakemake process writes it before any job runs"
+            )
+        return read_video_table(VIDEO_TABLE_PATH), set(), [], EVAL["enabled"]
+    from steploc.datasets import load_dataset
+    from steploc.fingerprint import FingerprintCache
+
+    try:
+        dataset = load_dataset(config["annotations"], config["videos"])
+        fingerprints = FingerprintCache(FINGERPRINT_CACHE)
+        table = build_video_table(config, fingerprints, dataset)
+        fingerprints.save()
+        scorable, truth_files = set(), []
+        global PROCEDURE_K
+        if PROCEDURE["enabled"]:
+            from steploc.procedure.stage import procedure_k
+
+            PROCEDURE_K = procedure_k(
+                PROCEDURE["k_strategy"],
+                PROCEDURE["k_fixed"],
+                table,
+                dataset,
+                config["annotations"]["format"],
+            )
+        if dataset.truth is not None and EVAL["enabled"]:
+            # malformed ground truth fails now, naming the file, row and value
+            truth = dataset.truth.check(table)
+            scorable = truth.scorable()
+            truth_files = [str(p) for p in truth.files()]
+        publish_video_table(table, VIDEO_TABLE_PATH, RUN_LOCK)
+    except InputError as exc:
+        raise WorkflowError(f"steploc: {exc}") from None
+    return table, scorable, truth_files, dataset.truth is not None and EVAL["enabled"]
+
 
 for _name, _model in config["models"].items():
     if _model["type"] == "hiero":
@@ -42,50 +103,73 @@ for _name, _model in config["models"].items():
                 "data/demo_checkpoints/hiero_egovlp_RANDOM_WEIGHTS.pth)"
             )
 
-VIDEO_ROWS = PARAMS.set_index("video_id", drop=False)
-VIDEOS = PARAMS.loc[PARAMS["status"] == "ok", "video_id"].tolist()
+# SCORABLE: videos with valid ground truth; TRUTH_FILES: the files it is read from (both known
+# to the main process only: the rules that need them run there).
+VIDEO_TABLE, SCORABLE, TRUTH_FILES, EVALUATE = _build_video_table()
+
+_OK = VIDEO_TABLE[VIDEO_TABLE["status"] == "ok"].sort_values("video_id", kind="stable")
+SHARDS = {shard: rows for shard, rows in _OK.groupby("shard", sort=True)}
 MODELS = list(config["models"])
 SETTINGS = list(config["clustering"])
-SHARDS = assign_shards(VIDEOS, config["batching"]["shards"])
 RES = config["resources"]
-
-from steploc.evaluate import load_ground_truth, report_sample
-
-# Evaluation runs only when ground truth (step annotations) is configured.
-EVAL = config["evaluation"]
-EVALUATE = config["annotations"].get("step_annotations", "") is not None and EVAL["enabled"]
 EVAL_RUNS = [(m, s) for m in MODELS for s in SETTINGS] + [
     (b, BASELINE_SETTING) for b in EVAL["baselines"]
 ]
-INVALID_STEPS = config["annotations"]["invalid_steps"]
 
-if EVALUATE:
-    # Malformed ground truth fails now, before any job, naming the file, row and value.
-    try:
-        from steploc.params import annotation_paths
-
-        load_ground_truth(annotation_paths(config["annotations"])["step_annotations"], PARAMS,
-                          INVALID_STEPS)
-    except InputError as exc:
-        raise WorkflowError(f"steploc: {exc}") from None
 
 wildcard_constraints:
     model="|".join(MODELS + list(BASELINE_MODELS)),
     setting="|".join(SETTINGS + [BASELINE_SETTING]),
-    video="|".join(VIDEOS) if VIDEOS else "$^",
+    activity="[0-9]+",
+    shard="[^/]+",
+    video="[^/]+",
 
 
-def hierarchy_path(model, video):
-    return f"results/hierarchy/{model}/{video}.npz"
+def video_table_digest():
+    """The table's content hash: the rerun trigger of the rules that read the whole table."""
+    from steploc.video_table import video_table_digest
+
+    return video_table_digest(VIDEO_TABLE)
 
 
-def segment_path(model, setting, video):
-    return f"results/segments/{model}/{setting}/{video}.npz"
+# ---------------------------------------------------------------------------- paths
 
 
-def model_files(model):
+def hierarchy_outputs(model, shard):
+    base = f"{RESULTS}/hierarchy/{model}/{shard}"
+    return [f"{base}.nodes.parquet", f"{base}.videos.parquet"]
+
+
+def segment_outputs(model, setting, shard):
+    base = f"{RESULTS}/segments/{model}/{setting}/{shard}"
+    return [f"{base}.segments.parquet", f"{base}.videos.parquet"]
+
+
+def summary_outputs(model, setting):
+    return [
+        f"{RESULTS}/summary/{model}/{setting}/{name}.parquet"
+        for name in ("segments", "step_embeddings", "videos")
+    ]
+
+
+def metrics_outputs(model, setting):
+    return [
+        f"{RESULTS}/metrics/{model}/{setting}/{name}.parquet"
+        for name in ("videos", "activities", "labels")
+    ]
+
+
+# ---------------------------------------------------------------------------- hierarchy
+
+
+def shard_features(wildcards):
+    """The shard's feature files, in video-id order (the order of the video table's rows)."""
+    return SHARDS[wildcards.shard]["feature_path"].tolist()
+
+
+def model_checkpoint(wildcards):
     """Files a model reads besides the features (a HiERO checkpoint): a new one reruns it."""
-    checkpoint_path = config["models"][model].get("checkpoint")
+    checkpoint_path = config["models"][wildcards.model].get("checkpoint")
     return [checkpoint_path] if checkpoint_path else []
 
 
@@ -96,140 +180,187 @@ def checkpoint_checks():
     """Every hierarchy job waits for every checkpoint's validation, so a bad checkpoint fails
     the run before any video is processed (by any model). ancient(): ordering only, a new
     validation record never reruns anything (the checkpoint itself is the rerun trigger)."""
-    return [ancient(f"results/checkpoints/{m}.json") for m in CHECKPOINT_MODELS]
+    return [ancient(f"{RESULTS}/checkpoints/{m}.json") for m in CHECKPOINT_MODELS]
 
 
-def feature_files(videos):
-    return [VIDEO_ROWS.at[v, "feature_path"] for v in videos]
+def model_arguments(wildcards, input):
+    """The model's command-line options; the checkpoint path comes from the rule's input."""
+    model = config["models"][wildcards.model]
+    args = ["--model-type", model["type"], "--depth", str(model["depth"])]
+    if model["type"] == "hiero":
+        args += ["--checkpoint", input.checkpoint[0], "--positions", model["positions"]]
+    return shlex.join(args)
 
 
-def _array_key():
-    return config["features"].get("array_key")
+def hierarchy_inputs(wildcards):
+    """What the shard's node features depend on besides the files: a rerun trigger."""
+    rows = SHARDS[wildcards.shard]
+    return [
+        [
+            r.video_id,
+            r.feature_fingerprint,
+            int(r.n_features),
+            int(r.feature_dim),
+            float(r.feature_period_s),
+            r.feature_layout,
+        ]
+        for r in rows.itertuples(index=False)
+    ]
 
 
-def hierarchy_spec(model, videos):
-    """JSON for `steploc hierarchy`: only what the model and these videos' features need (no K,
-    no clustering settings), so clustering changes never rerun this stage."""
-    rows = VIDEO_ROWS.loc[videos]
-    return json.dumps({
-        "model_name": model,
-        "model": config["models"][model],
-        "device": config["device"],
-        "batch_size": RES["hierarchy"]["batch_size"],
-        "videos": [
-            {
-                "video_id": r.video_id,
-                "feature_path": r.feature_path,
-                "array_key": _array_key(),
-                "n_features": int(r.n_features),
-                "feature_dim": int(r.feature_dim),
-                "feature_period_s": float(r.feature_period_s),
-                "duration_s": None if r.duration_s != r.duration_s else float(r.duration_s),
-                "feature_fingerprint": r.feature_fingerprint,
-                "output_path": hierarchy_path(model, r.video_id),
-            }
-            for r in rows.itertuples(index=False)
-        ],
-    })
+def _cuda_expected():
+    from steploc.hierarchy import nvidia_driver_present
+
+    return nvidia_driver_present()
 
 
-def segment_spec(model, setting, videos):
-    rows = VIDEO_ROWS.loc[videos]
-    return json.dumps({
-        "model_name": model,
-        "setting_name": setting,
-        "settings": config["clustering"][setting],
-        # CPU rule: a new release of the package reruns clustering (cheap), never hierarchy.
-        "steploc_version": steploc.__version__,
-        "videos": [
-            {
-                "video_id": r.video_id,
-                "hierarchy_path": hierarchy_path(model, r.video_id),
-                "feature_path": r.feature_path,
-                "array_key": _array_key(),
-                "n_clusters": int(r.n_clusters),
-                "output_path": segment_path(model, setting, r.video_id),
-            }
-            for r in rows.itertuples(index=False)
-        ],
-    })
+def hierarchy_gpus(wildcards):
+    """1 when the job will use a GPU (device cuda, or auto on a host with an NVIDIA driver),
+    else 0: CPU jobs then run side by side. A cluster profile's set-resources overrides it."""
+    device = config["device"]
+    if device == "cpu" or (device == "auto" and not _cuda_expected()):
+        return 0
+    return 1
 
 
-def params_config_json():
-    """The config sections the params table depends on, as the job's one parameter."""
-    keys = ("annotations", "videos", "features", "params")
-    return json.dumps({k: config[k] for k in keys if k in config}, sort_keys=True)
+def array_key_argument():
+    key = config["features"]["array_key"]
+    return "" if key is None else f"--array-key {shlex.quote(key)}"
 
 
-def annotation_inputs():
-    from steploc.params import annotation_paths
-
-    paths = annotation_paths(config["annotations"])
-    return [str(p) for p in paths.values() if p is not None]
+# ---------------------------------------------------------------------------- segment
 
 
-def all_per_video_outputs():
-    """Every documented per-video file: targets of `rule all`, so a deleted one is rebuilt by
-    a plain rerun (Snakemake does not regenerate a missing intermediate file on its own when
+def segment_inputs(wildcards):
+    """K of each video of the shard: a rerun trigger (a k_strategy change reclusters only the
+    videos whose K changed)."""
+    rows = SHARDS[wildcards.shard]
+    return [[r.video_id, int(r.n_clusters)] for r in rows.itertuples(index=False)]
+
+
+def setting_json(wildcards):
+    return json.dumps(config["clustering"][wildcards.setting], sort_keys=True)
+
+
+# ---------------------------------------------------------------------------- targets
+
+
+def all_stage_outputs():
+    """Every documented intermediate file: targets of `rule all`, so a deleted one is rebuilt
+    by a plain rerun (Snakemake does not regenerate a missing intermediate file on its own when
     the files made from it are up to date)."""
-    return [hierarchy_path(m, v) for m in MODELS for v in VIDEOS] + [
-        segment_path(m, s, v) for m in MODELS for s in SETTINGS for v in VIDEOS
+    return [f for m in MODELS for shard in SHARDS for f in hierarchy_outputs(m, shard)] + [
+        f
+        for m in MODELS
+        for s in SETTINGS
+        for shard in SHARDS
+        for f in segment_outputs(m, s, shard)
     ]
 
 
 def all_summaries():
-    return expand(
-        "results/summary/{model}/{setting}/{name}.parquet",
-        model=MODELS,
-        setting=SETTINGS,
-        name=["segments", "step_embeddings", "videos"],
-    )
+    return [f for m in MODELS for s in SETTINGS for f in summary_outputs(m, s)]
+
+
+def annotations_json():
+    return json.dumps(config["annotations"], sort_keys=True)
 
 
 def evaluate_inputs(wildcards):
-    inputs = {"params": "results/params.parquet", "steps": step_annotations_path()}
+    inputs = {"video_table": ancient(VIDEO_TABLE_PATH), "ground_truth": GROUND_TRUTH_PATH}
     if wildcards.model not in BASELINE_MODELS:
-        summary = f"results/summary/{wildcards.model}/{wildcards.setting}"
-        inputs.update(segments=f"{summary}/segments.parquet", videos=f"{summary}/videos.parquet")
+        segments, _, videos = summary_outputs(wildcards.model, wildcards.setting)
+        inputs.update(segments=segments, videos=videos)
     return inputs
 
 
 def evaluate_summary_args(wildcards, input):
-    import shlex
-
     if "segments" not in input.keys():
         return ""
     return f"--segments {shlex.quote(input.segments)} --videos {shlex.quote(input.videos)}"
 
 
-def step_annotations_path():
-    from steploc.params import annotation_paths
+# ---------------------------------------------------------------------------- procedure
 
-    return str(annotation_paths(config["annotations"])["step_annotations"])
+
+def procedure_json():
+    return json.dumps(PROCEDURE, sort_keys=True)
+
+
+def procedure_inputs(wildcards):
+    segments, embeddings, videos = summary_outputs(wildcards.model, wildcards.setting)
+    inputs = {"segments": segments, "embeddings": embeddings, "videos": videos}
+    if EVALUATE:
+        inputs["ground_truth"] = GROUND_TRUTH_PATH
+    return inputs
+
+
+def procedure_truth_argument(wildcards, input):
+    if "ground_truth" not in input.keys():
+        return ""
+    return f"--ground-truth {shlex.quote(input.ground_truth)}"
+
+
+def procedure_outputs(model, setting):
+    base = f"{RESULTS}/procedure/{model}/{setting}"
+    return [f"{base}/{name}.parquet" for name in ("steps", "clusters", "quality")] + [
+        f"{RESULTS}/metrics/{model}/{setting}/activity_level.parquet"
+    ]
+
+
+def all_procedure():
+    if not PROCEDURE["enabled"]:
+        return []
+    activities = sorted({int(a) for a in _OK["activity_id"]})
+    outputs = [f for m in MODELS for s in SETTINGS for f in procedure_outputs(m, s)]
+    if PROCEDURE["report_map"]:
+        outputs += [
+            f"{RESULTS}/report/procedure/{m}/{s}/{a}.{kind}.png"
+            for m in MODELS
+            for s in SETTINGS
+            for a in activities
+            for kind in ("map", "strip")
+        ]
+    return outputs
+
+
+def overall_inputs(wildcards):
+    inputs = {"videos": [metrics_outputs(m, s)[0] for m, s in EVAL_RUNS]}
+    if PROCEDURE["enabled"]:
+        inputs["activity_level"] = [procedure_outputs(m, s)[3] for m in MODELS for s in SETTINGS]
+    return inputs
+
+
+def activity_level_argument(wildcards, input):
+    if "activity_level" not in input.keys():
+        return ""
+    return "--activity-level " + " ".join(shlex.quote(p) for p in input.activity_level)
 
 
 def all_metrics():
     if not EVALUATE:
         return []
     return (
-        ["results/metrics/overall.parquet", "results/report/f1_per_activity.png"]
-        + [
-            f"results/metrics/{m}/{s}/{name}.parquet"
-            for m, s in EVAL_RUNS
-            for name in ("videos", "activities")
-        ]
-        + [f"results/report/timelines/{v}.png" for v in REPORT_VIDEOS]
+        [f"{RESULTS}/metrics/overall.parquet", f"{RESULTS}/report/f1_per_activity.png"]
+        + [f for m, s in EVAL_RUNS for f in metrics_outputs(m, s)]
+        + [f"{RESULTS}/report/timelines/{v}.png" for v in REPORT_VIDEOS]
     )
 
 
 def timeline_inputs(wildcards):
-    """Summaries of every model x setting (baselines need none), params and ground truth."""
-    inputs = {"params": "results/params.parquet", "steps": step_annotations_path()}
-    for m, s in EVAL_RUNS:
-        if m not in BASELINE_MODELS:
-            inputs[f"segments_{m}_{s}"] = f"results/summary/{m}/{s}/segments.parquet"
-            inputs[f"videos_{m}_{s}"] = f"results/summary/{m}/{s}/videos.parquet"
-    return inputs
+    return {
+        "ground_truth": GROUND_TRUTH_PATH,
+        "labels": [metrics_outputs(m, s)[2] for m, s in EVAL_RUNS],
+        "scores": [metrics_outputs(m, s)[0] for m, s in EVAL_RUNS],
+    }
 
 
-REPORT_VIDEOS = report_sample(PARAMS, EVAL["report_videos"]) if EVALUATE else []
+if EVALUATE:
+    from steploc.evaluate import report_sample
+
+    # In a job's re-parse SCORABLE is empty: report targets matter to the main process only.
+    REPORT_VIDEOS = report_sample(
+        VIDEO_TABLE[VIDEO_TABLE["video_id"].isin(SCORABLE)], EVAL["report_videos"]
+    )
+else:
+    REPORT_VIDEOS = []

@@ -1,90 +1,70 @@
-# Scores against the annotated step times, per model x setting and for the feature-free
-# baselines (random, uniform; setting "baseline"), then one overall table.
+# Scores against the ground truth, per model x setting and for the feature-free baselines
+# (random, uniform; setting "baseline"), then one overall table. The ground truth goes onto
+# each video's feature grid once, for every run.
+
+
+rule ground_truth:
+    input:
+        video_table=ancient(VIDEO_TABLE_PATH),
+        truth=TRUTH_FILES,
+    output:
+        GROUND_TRUTH_PATH,
+    log:
+        f"{LOGS}/ground_truth/ground_truth.log",
+    localrule: True
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        annotations=annotations_json(),
+        video_table=video_table_digest(),
+    shell:
+        "python -m steploc ground-truth --video-table {input.video_table:q}"
+        " --annotations {params.annotations:q} --truth-files {input.truth:q} --out {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        videos="results/metrics/{model}/{setting}/videos.parquet",
-        activities="results/metrics/{model}/{setting}/activities.parquet",
+        videos=f"{RESULTS}/metrics/{{model}}/{{setting}}/videos.parquet",
+        activities=f"{RESULTS}/metrics/{{model}}/{{setting}}/activities.parquet",
+        labels=f"{RESULTS}/metrics/{{model}}/{{setting}}/labels.parquet",
     log:
-        "logs/evaluate/{model}/{setting}.log",
-    params:
-        summary=evaluate_summary_args,
-        seed=EVAL["random_seed"],
-        invalid_steps=INVALID_STEPS,
+        f"{LOGS}/evaluate/{{model}}/{{setting}}.log",
     localrule: True
     conda:
         "../../envs/cpu.yaml"
+    params:
+        summary=evaluate_summary_args,
+        seed=EVAL["random_seed"],
+        video_table=video_table_digest(),
     shell:
-        "python -m steploc evaluate --params {input.params:q} --steps {input.steps:q}"
-        " --model {wildcards.model:q} --setting {wildcards.setting:q} {params.summary}"
-        " --seed {params.seed} --invalid-steps {params.invalid_steps}"
-        " --out-dir $(dirname {output.videos:q}) > {log:q} 2>&1"
+        "python -m steploc evaluate --video-table {input.video_table:q}"
+        " --ground-truth {input.ground_truth:q} --model {wildcards.model:q}"
+        " --setting {wildcards.setting:q} {params.summary} --seed {params.seed}"
+        " --videos-out {output.videos:q} --activities-out {output.activities:q}"
+        " --labels-out {output.labels:q} > {log:q} 2>&1"
 
 
 rule evaluate_overall:
     input:
-        [f"results/metrics/{m}/{s}/videos.parquet" for m, s in EVAL_RUNS],
+        unpack(overall_inputs),
     output:
-        parquet="results/metrics/overall.parquet",
+        parquet=f"{RESULTS}/metrics/overall.parquet",
         csv=report(
-            "results/report/overall.csv",
+            f"{RESULTS}/report/overall.csv",
             caption="../../report/overall.rst",
             category="Evaluation",
             labels={"table": "overall"},
         ),
     log:
-        "logs/evaluate/overall.log",
+        f"{LOGS}/evaluate/overall.log",
     localrule: True
     conda:
         "../../envs/cpu.yaml"
+    params:
+        activity_level=activity_level_argument,
     shell:
         "python -m steploc evaluate-overall --out {output.parquet:q} --csv {output.csv:q}"
-        " {input:q} > {log:q} 2>&1"
-
-
-rule report_f1_per_activity:
-    input:
-        [f"results/metrics/{m}/{s}/activities.parquet" for m, s in EVAL_RUNS],
-    output:
-        report(
-            "results/report/f1_per_activity.png",
-            caption="../../report/f1_per_activity.rst",
-            category="Evaluation",
-            labels={"figure": "F1 per recipe"},
-        ),
-    log:
-        "logs/report/f1_per_activity.log",
-    localrule: True
-    conda:
-        "../../envs/cpu.yaml"
-    shell:
-        "python -m steploc report-figures --activities {input:q} --f1-png {output:q}"
-        " > {log:q} 2>&1"
-
-
-rule report_timeline:
-    input:
-        unpack(timeline_inputs),
-    output:
-        report(
-            "results/report/timelines/{video}.png",
-            caption="../../report/timeline.rst",
-            category="Timelines",
-            labels={"video": "{video}"},
-        ),
-    log:
-        "logs/report/timeline_{video}.log",
-    params:
-        runs=[f"{m}/{s}" for m, s in EVAL_RUNS],
-        seed=EVAL["random_seed"],
-        invalid_steps=INVALID_STEPS,
-    localrule: True
-    conda:
-        "../../envs/cpu.yaml"
-    shell:
-        "python -m steploc report-figures --params {input.params:q} --steps {input.steps:q}"
-        " --runs {params.runs:q} --seed {params.seed} --invalid-steps {params.invalid_steps}"
-        " --timelines {output:q} > {log:q} 2>&1"
+        " --videos {input.videos:q} {params.activity_level} > {log:q} 2>&1"

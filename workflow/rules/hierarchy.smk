@@ -1,75 +1,53 @@
-# Node features per video (the GPU stage). Input: the video's feature file only.
-# With batching.shards = 0 one job per video; with N shards one job per shard, writing the same
-# per-video files (model start-up paid once per shard instead of once per video).
+# Node features per shard of videos (the GPU stage). A shard is one job's videos: one video
+# (batching.shards: 0) or a hash bucket of them; the rule is the same either way, so profile
+# keys (set-resources, set-threads, groups) apply to `hierarchy` whatever the batching.
+
 
 rule check_checkpoint:
     """Load a HiERO checkpoint once (safe unpickling, strict key and shape check)."""
     input:
-        lambda wc: model_files(wc.model),
+        model_checkpoint,
     output:
-        "results/checkpoints/{model}.json",
+        f"{RESULTS}/checkpoints/{{model}}.json",
     log:
-        "logs/check_checkpoint/{model}.log",
+        f"{LOGS}/check_checkpoint/{{model}}.log",
     localrule: True
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "python -m steploc check-checkpoint --checkpoint {input:q} --out {output:q} > {log:q} 2>&1"
+        "python -m steploc check-checkpoint --checkpoint {input:q} --out {output:q}"
+        " > {log:q} 2>&1"
 
 
-HIERARCHY_SHELL = (
-    "python -m steploc --threads {threads} hierarchy --spec {params.spec:q} > {log:q} 2>&1"
-)
-
-if not SHARDS:
-
-    rule hierarchy:
-        input:
-            features=lambda wc: feature_files([wc.video]),
-            model=lambda wc: model_files(wc.model),
-            checks=checkpoint_checks(),
-        output:
-            "results/hierarchy/{model}/{video}.npz",
-        log:
-            "logs/hierarchy/{model}/{video}.log",
-        benchmark:
-            "benchmarks/hierarchy/{model}/{video}.tsv"
-        params:
-            spec=lambda wc: hierarchy_spec(wc.model, [wc.video]),
-        threads: RES["hierarchy"]["threads"]
-        resources:
-            gpu=1,
-            mem_mb=RES["hierarchy"]["mem_mb"],
-            runtime=RES["hierarchy"]["runtime"],
-        conda:
-            "../../envs/gpu.yaml"
-        shell:
-            HIERARCHY_SHELL
-
-else:
-    for _shard, _videos in SHARDS.items():
-
-        rule:
-            name:
-                f"hierarchy_{_shard}"
-            input:
-                features=feature_files(_videos),
-                model=lambda wc: model_files(wc.model),
-                checks=checkpoint_checks(),
-            output:
-                [hierarchy_path("{model}", v) for v in _videos],
-            log:
-                f"logs/hierarchy/{{model}}/{_shard}.log",
-            benchmark:
-                f"benchmarks/hierarchy/{{model}}/{_shard}.tsv"
-            params:
-                spec=lambda wc, videos=_videos: hierarchy_spec(wc.model, videos),
-            threads: RES["hierarchy"]["threads"]
-            resources:
-                gpu=1,
-                mem_mb=RES["hierarchy"]["mem_mb"],
-                runtime=RES["hierarchy"]["runtime"],
-            conda:
-                "../../envs/gpu.yaml"
-            shell:
-                HIERARCHY_SHELL
+rule hierarchy:
+    input:
+        video_table=ancient(VIDEO_TABLE_PATH),
+        features=shard_features,
+        checkpoint=model_checkpoint,
+        checks=checkpoint_checks(),
+    output:
+        nodes=f"{RESULTS}/hierarchy/{{model}}/{{shard}}.nodes.parquet",
+        videos=f"{RESULTS}/hierarchy/{{model}}/{{shard}}.videos.parquet",
+    log:
+        f"{LOGS}/hierarchy/{{model}}/{{shard}}.log",
+    benchmark:
+        "benchmarks/hierarchy/{model}/{shard}.tsv"
+    conda:
+        "../../envs/gpu.yaml"
+    threads: RES["hierarchy"]["threads"]
+    resources:
+        gpu=hierarchy_gpus,
+        mem_mb=RES["hierarchy"]["mem_mb"],
+        runtime=RES["hierarchy"]["runtime"],
+    params:
+        model=model_arguments,
+        array_key=array_key_argument(),
+        device=config["device"],
+        batch_size=RES["hierarchy"]["batch_size"],
+        inputs=hierarchy_inputs,
+    shell:
+        "python -m steploc --threads {threads} hierarchy --video-table {input.video_table:q}"
+        " --shard {wildcards.shard:q} --features {input.features:q} {params.array_key}"
+        " --model-name {wildcards.model:q} {params.model} --device {params.device:q}"
+        " --batch-size {params.batch_size} --nodes-out {output.nodes:q}"
+        " --videos-out {output.videos:q} > {log:q} 2>&1"

@@ -1,52 +1,35 @@
-# Clustering + smoothing + segments per video (CPU), per model and clustering setting.
+# Clustering + smoothing + segments per shard (CPU), per model and clustering setting.
 # BLAS threads are pinned to the rule's threads: on these small matrices one thread per video
-# is fastest, and parallelism comes from running videos side by side.
+# is fastest, and parallelism comes from running shards side by side.
 
-SEGMENT_SHELL = (
-    "python -m steploc --threads {threads} segment --spec {params.spec:q} > {log:q} 2>&1"
-)
 
-if not SHARDS:
-
-    rule segment:
-        input:
-            hierarchy="results/hierarchy/{model}/{video}.npz",
-            features=lambda wc: feature_files([wc.video]),
-        output:
-            "results/segments/{model}/{setting}/{video}.npz",
-        log:
-            "logs/segment/{model}/{setting}/{video}.log",
-        params:
-            spec=lambda wc: segment_spec(wc.model, wc.setting, [wc.video]),
-        threads: RES["segment"]["threads"]
-        resources:
-            mem_mb=RES["segment"]["mem_mb"],
-            runtime=RES["segment"]["runtime"],
-        conda:
-            "../../envs/cpu.yaml"
-        shell:
-            SEGMENT_SHELL
-
-else:
-    for _shard, _videos in SHARDS.items():
-
-        rule:
-            name:
-                f"segment_{_shard}"
-            input:
-                hierarchy=[hierarchy_path("{model}", v) for v in _videos],
-                features=feature_files(_videos),
-            output:
-                [segment_path("{model}", "{setting}", v) for v in _videos],
-            log:
-                f"logs/segment/{{model}}/{{setting}}/{_shard}.log",
-            params:
-                spec=lambda wc, videos=_videos: segment_spec(wc.model, wc.setting, videos),
-            threads: RES["segment"]["threads"]
-            resources:
-                mem_mb=RES["segment"]["mem_mb"],
-                runtime=RES["segment"]["runtime"],
-            conda:
-                "../../envs/cpu.yaml"
-            shell:
-                SEGMENT_SHELL
+rule segment:
+    input:
+        video_table=ancient(VIDEO_TABLE_PATH),
+        nodes=f"{RESULTS}/hierarchy/{{model}}/{{shard}}.nodes.parquet",
+        hierarchy_videos=f"{RESULTS}/hierarchy/{{model}}/{{shard}}.videos.parquet",
+        features=shard_features,
+    output:
+        segments=f"{RESULTS}/segments/{{model}}/{{setting}}/{{shard}}.segments.parquet",
+        videos=f"{RESULTS}/segments/{{model}}/{{setting}}/{{shard}}.videos.parquet",
+    log:
+        f"{LOGS}/segment/{{model}}/{{setting}}/{{shard}}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    threads: RES["segment"]["threads"]
+    resources:
+        mem_mb=RES["segment"]["mem_mb"],
+        runtime=RES["segment"]["runtime"],
+    params:
+        setting=setting_json,
+        array_key=array_key_argument(),
+        inputs=segment_inputs,
+        # a new release of the package reruns clustering (cheap), never the hierarchy stage
+        steploc_version=steploc.__version__,
+    shell:
+        "python -m steploc --threads {threads} segment --video-table {input.video_table:q}"
+        " --shard {wildcards.shard:q} --features {input.features:q} {params.array_key}"
+        " --model-name {wildcards.model:q} --nodes {input.nodes:q}"
+        " --hierarchy-videos {input.hierarchy_videos:q} --setting-name {wildcards.setting:q}"
+        " --setting-json {params.setting:q} --segments-out {output.segments:q}"
+        " --videos-out {output.videos:q} > {log:q} 2>&1"

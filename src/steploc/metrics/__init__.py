@@ -18,9 +18,10 @@ from steploc.metrics.grid import (
     cell_centres,
     ground_truth_labels,
     predicted_labels,
+    segment_cells,
     step_class_numbering,
 )
-from steploc.metrics.matching import hungarian_pairs, hungarian_relabel, overlap_matrix
+from steploc.metrics.matching import cluster_classes, hungarian_pairs, hungarian_relabel, overlap_matrix
 from steploc.metrics.segmental import (
     STANDARD_OVERLAPS,
     SegmentalCounts,
@@ -38,6 +39,7 @@ __all__ = [
     "SegmentalCounts",
     "aggregate_metrics",
     "cell_centres",
+    "cluster_classes",
     "dataset_f1",
     "edit_score",
     "egoprocel_scores",
@@ -53,6 +55,7 @@ __all__ = [
     "overlap_matrix",
     "predicted_labels",
     "score_video",
+    "segment_cells",
     "segmental_counts",
     "segmental_f1",
     "step_class_numbering",

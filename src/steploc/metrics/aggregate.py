@@ -31,13 +31,16 @@ def score_video(
 ) -> dict[str, float | int]:
     """All per-video metrics of one video as a flat dict (one row for :func:`aggregate_metrics`).
 
-    Keys: ``precision``, ``recall``, ``iou`` (EgoProceL, §2); ``mof`` (per-video Hungarian, §3,
-    background a class); ``n_cells`` (grid points, the MoF weight); ``edit`` (§4); and for each
-    τ in ``overlaps`` the F1@τ counts ``tp@τ``, ``fp@τ``, ``fn@τ`` (τ formatted with 2 decimals,
-    e.g. ``tp@0.10``). One per-video Hungarian mapping serves MoF, F1@τ and Edit.
+    Keys: ``precision``, ``recall``, ``iou`` (EgoProceL), ``f1`` (of this video's P and R;
+    dataset F1 is formed from mean P and R, see :func:`aggregate_metrics`); ``mof`` (per-video
+    Hungarian, background a class); ``n_cells`` (grid points, the MoF weight); ``edit``; and
+    for each τ in ``overlaps`` the F1@τ counts ``tp@τ``, ``fp@τ``, ``fn@τ`` and this video's
+    ``f1@τ`` (τ formatted with 2 decimals, e.g. ``tp@0.10``). One per-video Hungarian mapping
+    serves MoF, F1@τ and Edit.
     """
     pred, gt = as_label_pair(pred, gt)
     row: dict[str, float | int] = dict(egoprocel_scores(pred, gt, n_clusters=n_clusters, n_classes=n_classes))
+    row["f1"] = f1_from_precision_recall(row["precision"], row["recall"])
     mapped = hungarian_relabel(pred, gt, n_clusters=n_clusters, n_classes=n_classes)
     row["mof"] = float(np.mean(mapped == gt))
     row["n_cells"] = int(gt.size)
@@ -46,6 +49,7 @@ def score_video(
         counts = segmental_counts(mapped, gt, overlap, relabel=False)
         for name, value in counts._asdict().items():
             row[f"{name}@{overlap:.2f}"] = value
+        row[f"f1@{overlap:.2f}"] = f1_from_counts(*counts)
     return row
 
 
@@ -72,6 +76,7 @@ def _pooled_over_videos(videos: pd.DataFrame, thresholds: list[str]) -> dict[str
     if "mof" in videos:
         row["n_cells"] = int(videos["n_cells"].sum())
         row["mof"] = float((videos["mof"] * videos["n_cells"]).sum() / row["n_cells"])
+        row["mof_video_mean"] = float(videos["mof"].mean())
     if "edit" in videos:
         row["edit"] = float(videos["edit"].mean())
     for tau in thresholds:
@@ -109,7 +114,9 @@ def aggregate_metrics(per_video: pd.DataFrame, *, activity_column: str = "activi
 
     * **activity row** (a "task" of §2): precision, recall, IoU, Edit = means over its videos;
       ``f1 = 2·P̄·R̄/(P̄+R̄)`` from those means (never the mean of per-video F1s);
-      MoF = Σ correct / Σ points; F1@τ from the summed TP/FP/FN.
+      MoF = Σ correct / Σ points (``mof``, pooled: MS-TCN's Acc) and the mean of per-video
+      MoF (``mof_video_mean``: the TW-FINCH / ASOT per-video scripts); F1@τ from the summed
+      TP/FP/FN.
     * **overall row**: precision, recall and IoU = means over the activity rows (the multi-task
       rule of §2, as for EGTEA and CMU-MMAC), ``f1`` from that mean P and R; MoF, Edit and F1@τ
       pooled over all videos (§3, §4); ``n_videos`` = all videos, ``n_activities`` = activities.
@@ -121,11 +128,13 @@ def aggregate_metrics(per_video: pd.DataFrame, *, activity_column: str = "activi
         for activity, videos in per_video.groupby(activity_column, sort=True)
     ]
     by_activity = pd.DataFrame(activity_rows)
-    overall = {"level": "overall", "n_activities": len(by_activity), **_pooled_over_videos(per_video, thresholds)}
+    overall: dict[str, object] = {"level": "overall", "n_activities": len(by_activity),
+                                  **_pooled_over_videos(per_video, thresholds)}
     for column in ("precision", "recall", "iou"):
         if column in by_activity:
             overall[column] = float(by_activity[column].mean())
-    overall["f1"] = f1_from_precision_recall(overall["precision"], overall["recall"])
+    overall["f1"] = f1_from_precision_recall(float(overall["precision"]),  # type: ignore[arg-type]
+                                             float(overall["recall"]))  # type: ignore[arg-type]
     result = pd.concat([by_activity, pd.DataFrame([overall])], ignore_index=True)
     if pd.api.types.is_integer_dtype(per_video[activity_column]):
         result[activity_column] = result[activity_column].astype("Int64")

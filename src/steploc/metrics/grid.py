@@ -159,3 +159,19 @@ def predicted_labels(
             f"n_clusters must be an integer > every segment cluster id (max {observed - 1}), got {n_clusters!r}"
         )
     return _paint_intervals(centres, starts, ends, clusters, fill=int(n_clusters))
+
+
+def segment_cells(start_rows, end_rows, clusters, n_cells: int, *, fill: int) -> np.ndarray:
+    """Predicted labels from segments given in grid cells (feature rows) ``[start, end)``,
+    no seconds involved: cells no segment covers get ``fill`` (an "unassigned" cluster)."""
+    starts = np.asarray(start_rows, dtype=np.int64)
+    ends = np.asarray(end_rows, dtype=np.int64)
+    values = _integer_values(clusters, "clusters")
+    if not starts.shape == ends.shape == values.shape or starts.ndim != 1:
+        raise ValueError("start_rows, end_rows and clusters must be equally long 1-D arrays")
+    if np.any(starts < 0) or np.any(ends < starts):
+        raise ValueError("segments need 0 <= start <= end")
+    labels = np.full(int(n_cells), fill, dtype=np.int64)
+    for start, end, value in zip(starts, ends, values, strict=True):
+        labels[start:min(end, n_cells)] = value
+    return labels

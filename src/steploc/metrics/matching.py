@@ -34,12 +34,20 @@ def _overlap_counts(pred: np.ndarray, gt: np.ndarray, n_clusters: int, n_classes
     return flat.reshape(n_classes, n_clusters)
 
 
-def hungarian_pairs(overlap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: The cost ``1 − O/n`` is built in float32, as HiERO's ``egoprocel/evaluate.py`` does
+#: (``1 - O.float() / n`` in torch): on exact ties of the total overlap, float32 rounding decides
+#: which assignment ``linear_sum_assignment`` returns, and the published numbers depend on it
+#: (docs/evaluation.md §2). ``np.float64`` gives the exact-arithmetic cost.
+COST_DTYPE = np.float32
+
+
+def hungarian_pairs(overlap: np.ndarray, cost_dtype=COST_DTYPE) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(classes, clusters)`` maximising the total overlap, from an overlap matrix.
 
     Solves ``linear_sum_assignment`` on ``1 − O/n`` with ``n = O.sum()``, the cost used by the
-    EgoProceL reference (evaluation.md §2 step 2); §3's ``−O`` has the same optimum. Returns two
-    equally long int arrays: ``classes[i]`` is matched with ``clusters[i]``.
+    EgoProceL reference (evaluation.md §2 step 2), computed in ``cost_dtype`` (float32 by
+    default, so that ties resolve as in HiERO's code); §3's ``−O`` has the same optimum. Returns
+    two equally long int arrays: ``classes[i]`` is matched with ``clusters[i]``.
     """
     overlap = np.asarray(overlap)
     if overlap.ndim != 2 or overlap.size == 0:
@@ -47,7 +55,8 @@ def hungarian_pairs(overlap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n_points = overlap.sum()
     if n_points <= 0:
         raise ValueError("overlap matrix counts no grid points")
-    classes, clusters = linear_sum_assignment(1.0 - overlap / n_points)
+    cost = cost_dtype(1) - overlap.astype(cost_dtype) / cost_dtype(n_points)
+    classes, clusters = linear_sum_assignment(cost)
     return classes.astype(np.int64), clusters.astype(np.int64)
 
 
@@ -66,10 +75,19 @@ def hungarian_relabel(pred, gt, *, n_clusters: int | None = None, n_classes: int
     """
     pred, gt = as_label_pair(pred, gt)
     n_classes = label_count(gt, n_classes, "gt", "n_classes")
+    return cluster_classes(pred, gt, n_clusters=n_clusters, n_classes=n_classes)[pred]
+
+
+def cluster_classes(pred, gt, *, n_clusters: int | None = None, n_classes: int | None = None
+                    ) -> np.ndarray:
+    """The class each cluster ``0 .. n_clusters - 1`` is matched to, the matching of
+    :func:`hungarian_relabel`: an unmatched cluster ``c`` gets ``n_classes + c``."""
+    pred, gt = as_label_pair(pred, gt)
+    n_classes = label_count(gt, n_classes, "gt", "n_classes")
     n_clusters = label_count(pred, n_clusters, "pred", "n_clusters")
     overlap = _overlap_counts(pred, gt, n_clusters, n_classes)
     classes, clusters = hungarian_pairs(overlap)
     present = overlap.sum(axis=1)[classes] > 0
     class_of_cluster = n_classes + np.arange(n_clusters, dtype=np.int64)
     class_of_cluster[clusters[present]] = classes[present]
-    return class_of_cluster[pred]
+    return class_of_cluster

@@ -19,18 +19,10 @@ import numpy as np
 
 from steploc.metrics.matching import hungarian_relabel
 from steploc.metrics.validation import as_label_pair
-from steploc.runs import label_runs
+from steploc.runs import Runs, label_runs
 
 BACKGROUND = 0
 STANDARD_OVERLAPS = (0.10, 0.25, 0.50)
-
-
-class Segments(NamedTuple):
-    """Maximal non-background runs: ``labels[i]`` covers grid indices ``[starts[i], ends[i])``."""
-
-    labels: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
 
 
 class SegmentalCounts(NamedTuple):
@@ -41,11 +33,12 @@ class SegmentalCounts(NamedTuple):
     fn: int
 
 
-def label_segments(labels: np.ndarray) -> Segments:
-    """Split a 1-D label sequence into maximal runs and drop the background (0) runs."""
+def label_segments(labels: np.ndarray) -> Runs:
+    """The maximal non-background runs of a 1-D label sequence: ``labels[i]`` covers grid
+    indices ``[starts[i], ends[i])``."""
     runs = label_runs(labels)
     keep = runs.labels != BACKGROUND
-    return Segments(runs.labels[keep], runs.starts[keep], runs.ends[keep])
+    return Runs(runs.labels[keep], runs.starts[keep], runs.ends[keep])
 
 
 def _mapped_pair(pred, gt, relabel: bool, n_clusters: int | None, n_classes: int | None):
@@ -72,7 +65,7 @@ def segmental_counts(
     predicted, truth = label_segments(pred), label_segments(gt)
     matched = np.zeros(truth.labels.size, dtype=bool)
     tp = 0
-    for label, start, end in zip(*predicted):
+    for label, start, end in zip(*predicted, strict=True):
         same_label = truth.labels == label
         if not same_label.any():
             continue

@@ -71,7 +71,7 @@ def as_label_pair_lists(preds: Sequence, gts: Sequence) -> list[tuple[np.ndarray
     if len(preds) != len(gts):
         raise ValueError(f"got {len(preds)} predictions but {len(gts)} ground truths")
     pairs = []
-    for index, (pred, gt) in enumerate(zip(preds, gts)):
+    for index, (pred, gt) in enumerate(zip(preds, gts, strict=True)):
         try:
             pairs.append(as_label_pair(pred, gt))
         except ValueError as error:

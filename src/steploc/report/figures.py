@@ -29,13 +29,12 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
-from steploc.config import BASELINE_MODELS  # noqa: E402
-from steploc.metrics.grid import BACKGROUND  # noqa: E402
-from steploc.metrics.matching import hungarian_relabel  # noqa: E402
-from steploc.metrics.validation import as_label_array  # noqa: E402
 from steploc import runs  # noqa: E402
+from steploc.config import BASELINE_MODELS  # noqa: E402
+from steploc.metrics import cluster_classes, mof  # noqa: E402
+from steploc.metrics.grid import BACKGROUND  # noqa: E402
+from steploc.metrics.validation import as_label_array  # noqa: E402
 from steploc.runs import Runs  # noqa: E402
-
 
 BACKGROUND_COLOUR = to_rgba("#e6e6e6")
 """Background cells (class 0), and predicted clusters matched to background."""
@@ -53,7 +52,8 @@ _DPI = 110
 
 def _step_palette() -> list[tuple[float, float, float, float]]:
     """28 distinct colours without greys: tab20 strong, tab20 light, tab20b dark and mid shades."""
-    tab20, tab20b = plt.get_cmap("tab20").colors, plt.get_cmap("tab20b").colors
+    tab20 = [plt.get_cmap("tab20")(i) for i in range(20)]
+    tab20b = [plt.get_cmap("tab20b")(i) for i in range(20)]
     grey_pair = (14, 15)
     strong = [tab20[i] for i in range(0, 20, 2) if i not in grey_pair]
     light = [tab20[i] for i in range(1, 20, 2) if i not in grey_pair]
@@ -101,12 +101,9 @@ def matched_classes(pred_labels, gt_labels) -> dict[int, int | None]:
     if pred.size != gt.size:
         raise ValueError(f"pred_labels and gt_labels must be equally long, got {pred.size} and {gt.size}")
     n_classes = int(gt.max()) + 1
-    mapped = hungarian_relabel(pred, gt, n_classes=n_classes)
-    clusters, first_cell = np.unique(pred, return_index=True)
-    return {
-        int(cluster): (int(mapped[cell]) if mapped[cell] < n_classes else None)
-        for cluster, cell in zip(clusters, first_cell)
-    }
+    class_of_cluster = cluster_classes(pred, gt, n_classes=n_classes)
+    return {int(c): (int(class_of_cluster[c]) if class_of_cluster[c] < n_classes else None)
+            for c in np.unique(pred)}
 
 
 def matched_colours(pred_labels, gt_labels) -> dict[int, tuple[float, float, float, float]]:
@@ -145,15 +142,6 @@ def _prediction_styles(classes: Mapping[int, int | None], uncovered_cluster: int
     return styles
 
 
-def _matched_fraction(pred: np.ndarray, gt: np.ndarray, classes: Mapping[int, int | None]) -> float:
-    """Per-video MoF: the fraction of cells whose cluster is matched to their ground-truth class."""
-    class_of_cluster = np.full(int(pred.max()) + 1, -1, dtype=np.int64)
-    for cluster, gt_class in classes.items():
-        if gt_class is not None:
-            class_of_cluster[cluster] = gt_class
-    return float(np.mean(class_of_cluster[pred] == gt))
-
-
 def _text_colour(fill) -> str:
     red, green, blue = fill[:3]
     return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
@@ -163,7 +151,7 @@ def _draw_row(ax, row_y: float, runs: Runs, styles: Mapping[int, _Style], period
     """Draw one timeline row (one ``broken_barh`` per style); return ``(x_from, x_to, style)`` per run."""
     spans_by_style: dict[_Style, list[tuple[float, float]]] = {}
     labelled = []
-    for label, start, end in zip(runs.labels, runs.starts, runs.ends):
+    for label, start, end in zip(runs.labels, runs.starts, runs.ends, strict=True):
         style = styles[int(label)]
         x_from, x_to = start * period_scale, end * period_scale
         spans_by_style.setdefault(style, []).append((x_from, x_to - x_from))
@@ -241,6 +229,8 @@ def plot_video_timelines(
     title: str | None = None,
     *,
     uncovered_clusters: Mapping[str, int] | None = None,
+    matchings: Mapping[str, Mapping[int, int | None]] | None = None,
+    row_mof: Mapping[str, float] | None = None,
     max_name_chars: int = 34,
 ) -> None:
     """Timeline figure of one video: ground-truth steps on top, one row per prediction below.
@@ -252,6 +242,11 @@ def plot_video_timelines(
     that order. ``uncovered_clusters`` optionally gives, per prediction name, the id of the
     "not covered" cluster (:func:`steploc.metrics.predicted_labels` uses ``n_clusters``); its
     cells are drawn white. It still takes part in the matching, exactly as in the metrics.
+
+    ``matchings`` (per prediction ``{cluster: class or None}``) and ``row_mof`` (per
+    prediction, its per-video MoF) are what the evaluate stage computed: the workflow passes
+    them, so the figure only draws; where absent they come from :func:`matched_classes` and
+    :func:`steploc.metrics.mof`.
 
     Colours: each ground-truth class has a colour; a predicted cluster takes the colour of the
     class it is matched to by the per-video Hungarian matching (:func:`matched_classes`);
@@ -276,12 +271,13 @@ def plot_video_timelines(
     rows = [(label_runs(gt), {int(c): _class_style(int(c)) for c in np.unique(gt)})]
     any_unmatched = any_uncovered = False
     for name, pred in preds.items():
-        classes = matched_classes(pred, gt)
+        classes = (matched_classes(pred, gt) if matchings is None or name not in matchings
+                   else {int(c): matchings[name].get(int(c)) for c in np.unique(pred)})
         styles = _prediction_styles(classes, uncovered_clusters.get(name))
         any_unmatched |= any(style.hatch for style in styles.values())
         any_uncovered |= uncovered_clusters.get(name) in styles
-        mof = _matched_fraction(pred, gt, classes)
-        row_names.append(f"{name}\nMoF {100 * mof:.0f}%")
+        score = (row_mof[name] if row_mof is not None and name in row_mof else mof(pred, gt))
+        row_names.append(f"{name}\nMoF {100 * score:.0f}%")
         rows.append((label_runs(pred), styles))
     if any_unmatched:
         legend_handles.append(Patch(facecolor=UNMATCHED_COLOUR, edgecolor=_HATCH_EDGE_COLOUR, linewidth=0,
@@ -313,7 +309,7 @@ def plot_video_timelines(
         fig.legend(handles=legend_handles, loc="outside lower center", ncol=n_legend_columns, fontsize=8,
                    frameon=False, handlelength=1.4, columnspacing=1.5)
         fig.canvas.draw()  # fixes the layout, so that run widths in pixels are final
-        renderer = fig.canvas.get_renderer()
+        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # the Agg canvas
         for row_y, labelled in enumerate(labelled_rows):
             _label_runs_that_fit(ax, row_y, labelled, renderer, fontsize=7.5)
         # The grid lines would cross the bars: draw them below, but keep the separator on top.
@@ -355,17 +351,17 @@ def _recipe_label(name, n_videos) -> str:
 
 def _series_styles(series_models: Mapping[str, str]) -> dict[str, dict]:
     """Bar style per ``model/setting``: tab10 colours for models, grey shades + hatching for baselines."""
-    model_colours = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7]  # 7 is grey
+    model_colours = [plt.get_cmap("tab10")(i) for i in range(10) if i != 7]  # 7 is grey
     baseline_greys = ["0.45", "0.65", "0.8", "0.55", "0.7"]
     hatches = ["///", "\\\\\\", "xxx", "...", "---"]
     styles, n_models, n_baselines = {}, 0, 0
     for series, model in series_models.items():
         if model in BASELINE_MODELS:
-            styles[series] = dict(color=baseline_greys[n_baselines % len(baseline_greys)],
-                                  hatch=hatches[n_baselines % len(hatches)], edgecolor="0.25", linewidth=0)
+            styles[series] = {"color": baseline_greys[n_baselines % len(baseline_greys)],
+                                  "hatch": hatches[n_baselines % len(hatches)], "edgecolor": "0.25", "linewidth": 0}
             n_baselines += 1
         else:
-            styles[series] = dict(color=model_colours[n_models % len(model_colours)])
+            styles[series] = {"color": model_colours[n_models % len(model_colours)]}
             n_models += 1
     return styles
 
@@ -391,7 +387,7 @@ def plot_f1_per_activity(
     recipes = (
         table.groupby("activity_id", sort=False)
         .agg(name=("activity_name", "first"), n_videos=(n_videos_column, "max"))
-        .assign(label=lambda r: [_recipe_label(n, v) for n, v in zip(r["name"], r["n_videos"])])
+        .assign(label=lambda r: [_recipe_label(n, v) for n, v in zip(r["name"], r["n_videos"], strict=True)])
         .sort_values("name", key=lambda names: names.astype(str).str.lower())
     )
     f1_percent = table.pivot(index="activity_id", columns="series", values="f1").reindex(

@@ -1,41 +1,22 @@
-"""The segment stage for one video: hierarchy output -> clusters -> smoothed segments."""
+"""The segment stage of one shard: hierarchy output -> clusters -> smoothed step segments."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from steploc.errors import InputError, VideoSkipped
-from steploc.hierarchy import NodeSpans
-from steploc.segment.segments import runs_to_segments
+from steploc.intermediate import VideoNodes
+from steploc.schema import common_clustering_keys, defaults
+from steploc.segment.factory import make_segmenter
+from steploc.segment.segments import StepSegments, runs_to_segments
 from steploc.segment.smoothing import smooth_labels
-from steploc.segment.spectral import SpectralStepSegmenter
 
 log = logging.getLogger(__name__)
-
-OUTPUT_FORMAT = 1
-
-#: Clustering settings and their defaults (``clustering.<name>`` in the config).
-DEFAULT_SETTINGS = {
-    "temperature": 0.05,
-    "assign_labels": "auto",
-    "random_state": 42,
-    "smoothing": "mode",
-    "smoothing_window": 5,
-    "short_video": "skip",
-}
-
-
-@dataclass(frozen=True)
-class SegmentVideo:
-    video_id: str
-    hierarchy_path: str
-    feature_path: str
-    n_clusters: int
-    output_path: str
-    array_key: str | None = None
 
 
 def choose_k(n_nodes: int, n_clusters: int, short_video: str) -> int:
@@ -53,101 +34,120 @@ def choose_k(n_nodes: int, n_clusters: int, short_video: str) -> int:
     return n_clusters
 
 
-def segment_video(node_features: np.ndarray, spans: NodeSpans, features: np.ndarray,
-                  n_clusters: int, settings: dict) -> dict:
-    """Cluster, smooth and cut one video; returns the arrays of its segment output."""
-    s = {**DEFAULT_SETTINGS, **settings}
-    k = choose_k(len(node_features), n_clusters, s["short_video"])
-    segmenter = SpectralStepSegmenter(
-        n_clusters=k,
-        temperature=float(s["temperature"]),
-        assign_labels=s["assign_labels"],
-        random_state=int(s["random_state"]),
-    )
-    raw_labels = segmenter.fit_predict(node_features)
+@dataclass
+class SegmentResult:
+    """What the segment stage found for one video."""
+
+    n_clusters: int
+    labels_raw: np.ndarray
+    labels: np.ndarray
+    segments: StepSegments
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def segment_video(nodes: VideoNodes, features: np.ndarray, n_clusters: int,
+                  settings: dict) -> SegmentResult:
+    """Cluster, smooth and cut one video (``settings``: a ``clustering.<name>`` entry)."""
+    s = {**defaults("clustering", "*"), **settings}
+    k = choose_k(len(nodes.features), n_clusters, s["short_video"])
+    common = common_clustering_keys()
+    segmenter = make_segmenter(s["method"], k,
+                               **{key: value for key, value in s.items() if key not in common})
+    raw_labels = np.asarray(segmenter.fit_predict(nodes.features), dtype=np.int64)
     labels = smooth_labels(raw_labels, s["smoothing"], int(s["smoothing_window"]))
-    segs = runs_to_segments(labels, spans, features)
-    return {
-        "n_clusters": k,
-        "node_labels_raw": raw_labels,
-        "node_labels": labels,
-        "segment_start_node": segs.start_node,
-        "segment_end_node": segs.end_node,
-        "segment_cluster": segs.cluster,
-        "segment_start_s": segs.start_s,
-        "segment_end_s": segs.end_s,
-        "step_embeddings": segs.embeddings,
-    }
+    segments = runs_to_segments(labels, nodes.start_feature, nodes.end_feature, features)
+    return SegmentResult(int(getattr(segmenter, "n_clusters_", k)), raw_labels, labels,
+                         segments, str(getattr(segmenter, "note_", "") or ""))
 
 
-def _empty_result(feature_dim: int) -> dict:
-    empty_i = np.zeros(0, np.int64)
-    empty_f = np.zeros(0, np.float64)
-    return {
-        "n_clusters": 0,
-        "node_labels_raw": empty_i,
-        "node_labels": empty_i,
-        "segment_start_node": empty_i,
-        "segment_end_node": empty_i,
-        "segment_cluster": empty_i,
-        "segment_start_s": empty_f,
-        "segment_end_s": empty_f,
-        "step_embeddings": np.zeros((0, feature_dim), np.float32),
-    }
+def run_segment(videos: pd.DataFrame, feature_paths: list[str],
+                hierarchy: dict[str, VideoNodes], model_name: str, setting_name: str,
+                settings: dict, segments_out: str | Path, videos_out: str | Path,
+                array_key: str | None = None) -> None:
+    """Segment one shard's ``videos`` (video-table rows, ``feature_paths`` in the same order)
+    from their ``hierarchy`` output and write the shard's two tables
+    (:mod:`steploc.intermediate`). Too-short videos are recorded skips."""
+    import pyarrow as pa
 
+    from steploc.features import load_feature_array
+    from steploc.intermediate import (
+        SEGMENT_VIDEOS_SCHEMA,
+        fixed_size_rows,
+        shard_segments_schema,
+        write_table,
+    )
 
-def run_segment(videos: list[SegmentVideo], model_name: str, setting_name: str,
-                settings: dict) -> None:
-    """Segment each video and write its output; too-short videos become recorded skips."""
-    from steploc.features import load_features
-    from steploc.io import read_npz, write_npz
-
-    unknown = set(settings) - set(DEFAULT_SETTINGS)
-    if unknown:
-        raise ValueError(f"unknown clustering setting(s) {sorted(unknown)} in {setting_name!r}")
-    results = []
-    for v in videos:
-        h = read_npz(v.hierarchy_path)
-        n_features = int(h["n_features"])
-        features = load_features(v.feature_path, v.array_key, v.video_id)
-        if features.shape[0] != n_features:
-            raise ValueError(
-                f"video {v.video_id!r}: {v.feature_path} has {features.shape[0]} features but its "
-                f"hierarchy output {v.hierarchy_path} was built from {n_features}; rerun hierarchy"
-            )
-        spans = NodeSpans(h["node_start_feature"], h["node_end_feature"],
-                          h["node_start_s"], h["node_end_s"])
-        status, reason = str(h["status"]), str(h["reason"])
-        result = _empty_result(features.shape[1])
-        if status == "ok" and not np.isfinite(h["node_features"]).all():
-            raise InputError("non-finite node features in the hierarchy output (an overflow "
-                             "upstream); rerun the hierarchy stage", video=v.video_id,
-                             path=v.hierarchy_path)
+    rows = list(videos.itertuples(index=False))
+    if len(feature_paths) != len(rows):
+        raise InputError(f"{len(feature_paths)} feature files given for {len(rows)} videos")
+    dim = int(rows[0].feature_dim)
+    seg_columns: dict[str, list] = {name: [] for name in
+                                    ("video_id", "segment_idx", "start_node", "end_node",
+                                     "start_feature", "end_feature", "cluster")}
+    embeddings, video_rows = [], []
+    for r, path in zip(rows, feature_paths, strict=False):
+        nodes = hierarchy.get(r.video_id)
+        if nodes is None:
+            raise InputError(f"video {r.video_id!r} is missing from the hierarchy output; "
+                             "rerun the hierarchy stage")
+        if nodes.n_features != int(r.n_features):
+            raise InputError(f"the hierarchy output was built from {nodes.n_features} features "
+                             f"but the file has {int(r.n_features)}; rerun the hierarchy stage",
+                             video=r.video_id, path=path)
+        status, reason, n_seg = nodes.status, nodes.reason, 0
+        k_requested = int(r.n_clusters)
+        row = {"video_id": r.video_id, "model": model_name, "setting": setting_name,
+               "n_nodes": len(nodes.features), "n_clusters_requested": k_requested,
+               "n_clusters": 0, "note": "", "node_labels_raw": [], "node_labels": []}
         if status == "ok":
+            if not np.isfinite(nodes.features).all():
+                raise InputError("non-finite node features in the hierarchy output (an "
+                                 "overflow upstream); rerun the hierarchy stage",
+                                 video=r.video_id, path=path)
+            # The hierarchy stage validated this file (and its fingerprint); read it as stored.
+            features = load_feature_array(path, array_key, r.video_id).reshape(
+                int(r.n_features), dim)
             try:
-                result = segment_video(h["node_features"], spans, features, v.n_clusters, settings)
+                result = segment_video(nodes, features, k_requested, settings)
             except VideoSkipped as skip:
                 status, reason = "skipped", skip.reason
             else:
-                if not np.isfinite(result["step_embeddings"]).all():
+                seg = result.segments
+                if not np.isfinite(seg.embeddings).all():
                     raise InputError("segment stage: step embeddings overflow float32",
-                                     video=v.video_id, path=v.feature_path)
+                                     video=r.video_id, path=path)
+                n_seg = len(seg)
+                seg_columns["video_id"].extend([r.video_id] * n_seg)
+                seg_columns["segment_idx"].append(np.arange(n_seg, dtype=np.int32))
+                for name in ("start_node", "end_node", "start_feature", "end_feature",
+                             "cluster"):
+                    seg_columns[name].append(getattr(seg, name))
+                embeddings.append(seg.embeddings)
+                row.update(n_clusters=result.n_clusters, note=result.note,
+                           node_labels_raw=result.labels_raw.astype(np.int32),
+                           node_labels=result.labels.astype(np.int32))
+                if result.note:
+                    log.warning("video %s: %s", r.video_id, result.note)
         if status != "ok":
-            log.warning("video %s skipped: %s", v.video_id, reason)
-        results.append((v, {
-            "format": OUTPUT_FORMAT,
-            "video_id": v.video_id,
-            "model": model_name,
-            "setting": setting_name,
-            "status": status,
-            "reason": reason,
-            "n_clusters_requested": v.n_clusters,
-            "n_nodes": len(spans.start_feature),
-            "n_features": n_features,
-            "feature_period_s": float(h["feature_period_s"]),
-            "duration_s": float(h["duration_s"]),
-            **result,
-        }))
-        log.info("video %s: %s, %d segments", v.video_id, status, len(result["segment_cluster"]))
-    for v, record in results:
-        write_npz(v.output_path, record)
+            log.warning("video %s skipped: %s", r.video_id, reason)
+        row.update(status=status, reason=reason)
+        video_rows.append(row)
+        log.info("video %s: %s, %d segments", r.video_id, status, n_seg)
+
+    def column(name, dtype):
+        parts = seg_columns[name]
+        return pa.array(np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype))
+
+    segments = pa.table({
+        "video_id": pa.array(seg_columns["video_id"], pa.string()),
+        "segment_idx": column("segment_idx", np.int32),
+        "start_node": column("start_node", np.int64),
+        "end_node": column("end_node", np.int64),
+        "start_feature": column("start_feature", np.int64),
+        "end_feature": column("end_feature", np.int64),
+        "cluster": column("cluster", np.int32),
+        "embedding": fixed_size_rows(embeddings, dim),
+    }, schema=shard_segments_schema(dim))
+    write_table(segments, segments_out)
+    write_table(pa.Table.from_pylist(video_rows, schema=SEGMENT_VIDEOS_SCHEMA), videos_out)

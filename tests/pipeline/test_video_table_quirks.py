@@ -1,4 +1,4 @@
-"""The params stage against the CaptainCook4D quirks (data/captaincook4d/README.md).
+"""The video table against the CaptainCook4D quirks (data/captaincook4d/README.md).
 
 Two kinds of input: the REAL embedded annotations (expected values read off the raw files by
 hand, see the comments), and a tiny hand-made SYNTHETIC copy in the same layout written by
@@ -12,13 +12,16 @@ import pytest
 
 from conftest import CC4D_ROOT, TINY_GRAPHS, TINY_K, write_synthetic_features, write_tiny_annotations
 from steploc import annotations as ann
+from steploc.config import validate_config
+from steploc.datasets import select_videos
+from steploc.datasets.captaincook4d import annotation_path
 from steploc.errors import InputError
-from steploc.params import COLUMNS, annotation_paths, build_params_table, select_videos
+from steploc.video_table import COLUMNS, build_video_table
 
 CONTRACT_COLUMNS = [
     "video_id", "activity_id", "activity_name", "n_clusters", "k_strategy", "duration_s",
     "feature_path", "n_features", "feature_dim", "feature_period_s",
-    "feature_dtype", "feature_fingerprint", "status", "reason",
+    "feature_dtype", "feature_layout", "feature_fingerprint", "shard", "status", "reason",
 ]
 
 REAL_ACTIVITY_IDS = set(range(1, 30)) - {6, 11, 14, 19, 24}
@@ -27,13 +30,17 @@ REAL_ACTIVITY_IDS = set(range(1, 30)) - {6, 11, 14, 19, 24}
 def params_config(root, features_dir, *, strategy="task_graph_steps", k_fixed=None,
                   videos=None, missing="skip", period_s=1.0, pattern="{video_id}_synthetic.npy",
                   **annotation_files):
-    return {
+    """A validated config (schema defaults filled in), as the workflow builds it."""
+    return validate_config({
         "annotations": {"root": str(root), **annotation_files},
         "videos": videos or {},
         "features": {"dir": str(features_dir), "pattern": pattern, "array_key": None,
                      "period_s": period_s, "period_tolerance": 0.05, "missing": missing},
         "params": {"k_strategy": strategy, "k_fixed": k_fixed},
-    }
+        "batching": {"shards": 0},
+        "models": {"raw": {"type": "raw"}},
+        "clustering": {"default": {}},
+    })
 
 
 @pytest.fixture
@@ -55,7 +62,7 @@ def real_tables(tmp_path_factory):
     out = {}
     for strategy, k_fixed in [("task_graph_nodes", None), ("task_graph_steps", None),
                               ("recording_steps", None), ("fixed", 6)]:
-        table = build_params_table(params_config(CC4D_ROOT, empty, strategy=strategy,
+        table = build_video_table(params_config(CC4D_ROOT, empty, strategy=strategy,
                                                  k_fixed=k_fixed))
         out[strategy] = table.set_index("video_id", drop=False)
     return out
@@ -187,9 +194,10 @@ def test_real_step_annotations_csv_and_json_agree_on_recording_steps():
 
 def test_default_activities_file_is_the_annotation_csv_copy():
     # metadata/average_segment_length.csv is a second, different copy without a header (quirk 2).
-    paths = annotation_paths({"root": str(CC4D_ROOT)})
-    assert paths["activities"] == CC4D_ROOT / "annotation_csv" / "average_segment_length.csv"
-    assert paths["video_metadata"] == CC4D_ROOT / "metadata" / "video_information.csv"
+    cfg = {"root": str(CC4D_ROOT)}
+    assert annotation_path(cfg, "activities") == CC4D_ROOT / "annotation_csv" / "average_segment_length.csv"
+    assert annotation_path(cfg, "video_metadata") == CC4D_ROOT / "metadata" / "video_information.csv"
+    assert annotation_path({**cfg, "video_metadata": None}, "video_metadata") is None
 
 
 def test_real_k_fixed(real_tables):
@@ -216,7 +224,7 @@ def test_real_params_with_synthetic_features(tmp_path):
     write_synthetic_features(feats, "1_7", 604)  # ceil(603.1)
     cfg = params_config(CC4D_ROOT, feats, videos={"recording_ids": ["22_10", "1_7"]},
                         missing="error", period_s=None)
-    t = build_params_table(cfg).set_index("video_id")
+    t = build_video_table(cfg).set_index("video_id")
     assert set(t.index) == {"1_7", "22_10"}
     assert t.at["22_10", "n_features"] == 1288
     assert t.at["22_10", "feature_dim"] == 16
@@ -229,7 +237,7 @@ def test_real_params_with_synthetic_features(tmp_path):
     # Configured 1 s agrees with duration(sec) within 5 %: accepted (with duration(min) it
     # would be 0.884 s per feature, 11.6 % off, and fail).
     cfg["features"]["period_s"] = 1.0
-    t = build_params_table(cfg).set_index("video_id")
+    t = build_video_table(cfg).set_index("video_id")
     assert t.at["22_10", "feature_period_s"] == 1.0
 
 
@@ -254,7 +262,7 @@ TINY_ACTIVITY = {"1_7": 1, "1_8": 1, "1_70": 1, "2_3": 2, "2_30": 2, "2_4": 2}
 def test_tiny_k_strategies(tiny_root, empty_features, strategy, steps_file):
     cfg = params_config(tiny_root, empty_features, strategy=strategy,
                         k_fixed=5 if strategy == "fixed" else None, step_annotations=steps_file)
-    t = build_params_table(cfg).set_index("video_id")
+    t = build_video_table(cfg).set_index("video_id")
     assert set(t.index) == set(TINY_RECORDING_STEPS)
     for vid, activity in TINY_ACTIVITY.items():
         if strategy == "recording_steps":
@@ -273,7 +281,7 @@ def test_tiny_files_are_joined_on_ids(tiny_root, tmp_path):
         write_synthetic_features(feats, vid, n, dim=8)
     cfg = params_config(tiny_root, feats, missing="error",
                         videos={"recording_ids": ["2_30", "1_7", "2_3", "1_70"]})
-    t = build_params_table(cfg).set_index("video_id")
+    t = build_video_table(cfg).set_index("video_id")
     expected = {"1_7": (1, "Tiny Toast", 47.6, 48), "1_70": (1, "Tiny Toast", 60.3, 61),
                 "2_3": (2, "Mini Mug Cake", 51.5, 52), "2_30": (2, "Mini Mug Cake", 43.2, 44)}
     assert set(t.index) == set(expected)
@@ -292,16 +300,17 @@ def test_tiny_duration_seconds_not_minutes(tiny_root, tmp_path):
     write_synthetic_features(feats, "1_70", 61)
     cfg = params_config(tiny_root, feats, missing="error", period_s=None,
                         videos={"recording_ids": ["1_70"]})
-    t = build_params_table(cfg)
+    t = build_video_table(cfg)
     assert t.loc[0, "feature_period_s"] == pytest.approx(60.3 / 61)
     cfg["features"]["period_s"] = 1.0
-    assert build_params_table(cfg).loc[0, "feature_period_s"] == 1.0
+    assert build_video_table(cfg).loc[0, "feature_period_s"] == 1.0
 
 
 def test_selection_compares_ids_as_strings(tiny_root, empty_features):
     recs = ann.read_recordings(tiny_root / "annotation_csv" / "recording_id_step_idx.csv")
+    recs = recs.rename(columns={"recording_id": "video_id"})
     chosen = select_videos(recs, {"recording_ids": ["1_7"]}, tiny_root)
-    assert list(chosen["recording_id"]) == ["1_7"]  # not 1_70
+    assert list(chosen["video_id"]) == ["1_7"]  # not 1_70
     # An unquoted 1_7 in YAML 1.1 is the integer 17: an error, never a silent match.
     with pytest.raises(InputError, match="17"):
         select_videos(recs, {"recording_ids": [17]}, tiny_root)
@@ -311,7 +320,7 @@ def test_activity_without_task_graph_is_an_error_naming_it(tmp_path, empty_featu
     graphs = {k: v for k, v in TINY_GRAPHS.items() if k != "minimugcake.json"}
     root = write_tiny_annotations(tmp_path / "cc4d_synthetic", graphs=graphs)
     with pytest.raises(InputError) as err:
-        build_params_table(params_config(root, empty_features))
+        build_video_table(params_config(root, empty_features))
     msg = str(err.value)
     assert "Mini Mug Cake" in msg
     assert "minimugcake.json" in msg
@@ -324,28 +333,29 @@ def test_unknown_activity_is_an_error_naming_video_and_file(tmp_path, empty_feat
     with open(recordings, "a") as fh:
         fh.write('"3_1","3","301,302"\n')
     with pytest.raises(InputError) as err:
-        build_params_table(params_config(root, empty_features))
+        build_video_table(params_config(root, empty_features))
     msg = str(err.value)
     assert "3_1" in msg
     assert str(recordings) in msg
     assert "activit" in msg
 
 
-@pytest.mark.parametrize("case", ["fixed_1", "one_step_graph"])
-def test_k_below_two_is_an_error_naming_the_video(tmp_path, empty_features, case):
-    """Spectral clustering needs K >= 2: K = 1 must fail when the params table is built, naming
-    the video, not crash every segment job later with a traceback that names none."""
+def test_k_fixed_below_two_is_a_config_error(tmp_path, empty_features):
+    root = write_tiny_annotations(tmp_path / "cc4d_synthetic")
+    with pytest.raises(InputError, match="k_fixed"):
+        params_config(root, empty_features, strategy="fixed", k_fixed=1)
+
+
+def test_k_below_two_is_an_error_naming_the_video(tmp_path, empty_features):
+    """Segmentation needs K >= 2: K = 1 must fail when the video table is built, naming the
+    video, not crash every segment job later with a traceback that names none."""
     graphs = dict(TINY_GRAPHS)
-    strategy, k_fixed = "fixed", 1
-    if case == "one_step_graph":
-        graphs["tinytoast.json"] = {"steps": {"0": "START", "1": "Toast-Toast the bread",
-                                              "2": "END"}, "edges": [[0, 1], [1, 2]]}
-        strategy, k_fixed = "task_graph_steps", None
+    graphs["tinytoast.json"] = {"steps": {"0": "START", "1": "Toast-Toast the bread",
+                                          "2": "END"}, "edges": [[0, 1], [1, 2]]}
     root = write_tiny_annotations(tmp_path / "cc4d_synthetic", graphs=graphs)
-    cfg = params_config(root, empty_features, strategy=strategy, k_fixed=k_fixed,
-                        videos={"recording_ids": ["1_7"]})
+    cfg = params_config(root, empty_features, videos={"recording_ids": ["1_7"]})
     with pytest.raises(InputError) as err:
-        build_params_table(cfg)
+        build_video_table(cfg)
     assert "1_7" in str(err.value)
 
 
@@ -355,6 +365,6 @@ def test_task_graph_json_keys_are_strings(tmp_path, empty_features):
     graphs["tinytoast.json"] = {"steps": {"0": "START", "10": "Slice", "20": "Toast", "99": "END"},
                                 "edges": [[0, 10], [10, 20], [20, 99]]}
     root = write_tiny_annotations(tmp_path / "cc4d_synthetic", graphs=graphs)
-    t = build_params_table(params_config(root, empty_features, strategy="task_graph_nodes"))
+    t = build_video_table(params_config(root, empty_features, strategy="task_graph_nodes"))
     t = t.set_index("video_id")
     assert t.at["1_7", "n_clusters"] == 4
