@@ -288,6 +288,14 @@ def check_feature_shape(shape: tuple[int, ...], path: str | Path, video: str | N
     return int(n), int(d)
 
 
+def frame_rows(arr: np.ndarray, layout: str, n_features: int, feature_dim: int) -> np.ndarray:
+    """The ``(T, D)`` view of an array stored as ``layout`` (a ``(T, 1, D)`` TxD array is
+    squeezed; a DxT array transposed)."""
+    if layout == "DxT":
+        return arr.reshape(feature_dim, n_features).T
+    return arr.reshape(n_features, feature_dim)
+
+
 def resolve_layout(layout: str, shape: tuple[int, ...], n_frames: int | None,
                    path: str | Path, video: str | None) -> str:
     """The layout of one file: the configured one, or for ``auto`` the only orientation whose
@@ -325,7 +333,7 @@ def load_features(path: str | Path, key: str | None = None, video: str | None = 
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise InputError(f"feature array has non-numeric dtype {arr.dtype}", video=video, path=path)
     n, d = check_feature_shape(tuple(arr.shape), path, video, layout)
-    arr = arr.reshape(n, d) if layout == "TxD" else arr.T
+    arr = frame_rows(arr, layout, n, d)
     if expected_shape is not None and (n, d) != tuple(expected_shape):
         raise InputError(
             f"feature array has shape {(n, d)} but the video table says {tuple(expected_shape)}: "
