@@ -38,7 +38,7 @@ def test_huge_input_is_refused_before_allocating(method):
     assert err.needed_bytes == needed > err.limit_bytes == MIB
     message = str(err)
     assert f"N={HUGE_N}" in message and str(needed) in message and format_bytes(needed) in message
-    assert "max_nodes" in message and "depth" in message and "another method" in message
+    assert "reduce_above" in message and "depth" in message and "another method" in message
     assert not hasattr(seg, "labels_")
 
 
@@ -113,5 +113,5 @@ def test_refusal_message_names_the_method_size_memory_and_fix(method):
     assert f"({err.needed_bytes} bytes)" in message and format_bytes(err.needed_bytes) in message
     assert "memory_limit_mb=2" in message and err.limit_bytes == 2 * MIB
     assert "Fix: " in message and err.fix in message
-    for fix in ("depth", "max_nodes", "another method"):
+    for fix in ("depth", "reduce_above", "another method", "resources.segment.mem_mb"):
         assert fix in err.fix

@@ -31,5 +31,6 @@ rule segment:
         " --shard {wildcards.shard:q} --features {input.features:q} {params.array_key}"
         " --model-name {wildcards.model:q} --nodes {input.nodes:q}"
         " --hierarchy-videos {input.hierarchy_videos:q} --setting-name {wildcards.setting:q}"
-        " --setting-json {params.setting:q} --segments-out {output.segments:q}"
+        " --setting-json {params.setting:q} --mem-mb {resources.mem_mb}"
+        " --segments-out {output.segments:q}"
         " --videos-out {output.videos:q} > {log:q} 2>&1"

@@ -9,7 +9,7 @@ defined once, in ``schemas/segmenters.schema.yaml``.
 | method   | estimator                                           | cost at N rows, D dims         |
 |----------|-----------------------------------------------------|--------------------------------|
 | spectral | :class:`~steploc.segment.spectral.SpectralStepSegmenter` | Θ(m²) memory, m ≤ reduce_above |
-| kmeans   | :class:`~steploc.segment.kmeans.KMeansStepSegmenter`     | O(N·D·K) per iteration         |
+| kmeans   | :class:`~steploc.segment.kmeans.KMeansStepSegmenter`     | O(m·D·K) per iteration, m ≤ reduce_above |
 | twfinch  | :class:`~steploc.segment.twfinch.TWFinchSegmenter`       | Θ(N²·D) time, O(N·D) memory    |
 | abd      | :class:`~steploc.segment.abd.ABDSegmenter`               | O(N·D) + O(M²) merging         |
 | kcpd     | :class:`~steploc.segment.kcpd.KernelCPDSegmenter`        | O(m²·D), m ≤ reduce_above      |

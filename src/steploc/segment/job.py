@@ -13,6 +13,7 @@ from steploc.errors import InputError, VideoSkipped
 from steploc.intermediate import VideoNodes
 from steploc.schema import common_clustering_keys, defaults
 from steploc.segment.factory import make_segmenter
+from steploc.segment.memory import SegmenterTooLarge
 from steploc.segment.segments import StepSegments, runs_to_segments
 from steploc.segment.smoothing import smooth_labels
 
@@ -47,12 +48,12 @@ class SegmentResult:
 
 
 def segment_video(nodes: VideoNodes, features: np.ndarray, n_clusters: int,
-                  settings: dict) -> SegmentResult:
+                  settings: dict, memory_limit_mb: float | None = None) -> SegmentResult:
     """Cluster, smooth and cut one video (``settings``: a ``clustering.<name>`` entry)."""
     s = {**defaults("clustering", "*"), **settings}
     k = choose_k(len(nodes.features), n_clusters, s["short_video"])
     common = common_clustering_keys()
-    segmenter = make_segmenter(s["method"], k,
+    segmenter = make_segmenter(s["method"], k, memory_limit_mb=memory_limit_mb,
                                **{key: value for key, value in s.items() if key not in common})
     raw_labels = np.asarray(segmenter.fit_predict(nodes.features), dtype=np.int64)
     labels = smooth_labels(raw_labels, s["smoothing"], int(s["smoothing_window"]))
@@ -64,13 +65,15 @@ def segment_video(nodes: VideoNodes, features: np.ndarray, n_clusters: int,
 def run_segment(videos: pd.DataFrame, feature_paths: list[str],
                 hierarchy: dict[str, VideoNodes], model_name: str, setting_name: str,
                 settings: dict, segments_out: str | Path, videos_out: str | Path,
-                array_key: str | None = None) -> None:
+                array_key: str | None = None, memory_limit_mb: float | None = None) -> None:
     """Segment one shard's ``videos`` (video-table rows, ``feature_paths`` in the same order)
     from their ``hierarchy`` output and write the shard's two tables
-    (:mod:`steploc.intermediate`). Too-short videos are recorded skips."""
+    (:mod:`steploc.intermediate`). Too-short videos are recorded skips; a fit that would need
+    more than ``memory_limit_mb`` (the job's ``mem_mb``) fails naming the video, before it
+    allocates."""
     import pyarrow as pa
 
-    from steploc.features import load_feature_array
+    from steploc.features import frame_rows, load_feature_array
     from steploc.intermediate import (
         SEGMENT_VIDEOS_SCHEMA,
         fixed_size_rows,
@@ -106,12 +109,15 @@ def run_segment(videos: pd.DataFrame, feature_paths: list[str],
                                  "overflow upstream); rerun the hierarchy stage",
                                  video=r.video_id, path=path)
             # The hierarchy stage validated this file (and its fingerprint); read it as stored.
-            features = load_feature_array(path, array_key, r.video_id).reshape(
-                int(r.n_features), dim)
+            features = frame_rows(load_feature_array(path, array_key, r.video_id),
+                                  str(r.feature_layout), int(r.n_features), dim)
             try:
-                result = segment_video(nodes, features, k_requested, settings)
+                result = segment_video(nodes, features, k_requested, settings,
+                                       memory_limit_mb)
             except VideoSkipped as skip:
                 status, reason = "skipped", skip.reason
+            except SegmenterTooLarge as exc:
+                raise InputError(str(exc), video=r.video_id, path=path) from None
             else:
                 seg = result.segments
                 if not np.isfinite(seg.embeddings).all():

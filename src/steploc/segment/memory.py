@@ -10,9 +10,19 @@ from __future__ import annotations
 
 #: What to do about a too large input, whatever the method.
 GENERAL_FIX = ("cluster fewer rows: a deeper hierarchy (models.<name>.depth), "
-               "clustering.<name>.max_nodes (contiguous rows averaged first), or another method")
+               "clustering.<name>.reduce_above (contiguous rows averaged first, where the "
+               "method has it), another method, or more memory (resources.segment.mem_mb)")
 
 MIB = 1 << 20
+
+#: MiB of a segment job that are not the fit's: the interpreter with numpy, scikit-learn,
+#: ruptures, pandas and pyarrow imported (250 MiB measured) plus the shard's tables.
+JOB_ALLOWANCE_MB = 512
+
+
+def fit_budget_mb(job_mem_mb: float) -> float:
+    """The memory a fit may use inside a job of ``job_mem_mb`` (its ``mem_mb`` resource)."""
+    return max(float(job_mem_mb) - JOB_ALLOWANCE_MB, float(job_mem_mb) / 2)
 
 
 def format_bytes(n_bytes: float) -> str:

@@ -3,9 +3,8 @@
 ``reduce_nodes(X, max_nodes)`` splits the N rows into ``m = min(N, max_nodes)`` contiguous
 blocks of ``floor(N/m)`` or ``ceil(N/m)`` rows (as even as possible, in temporal order) and
 returns the block means with ``groups``, the block index of every row (non-decreasing, length
-N). ``expand_labels(labels_reduced, groups)`` gives every row the label of its block. The
-workflow uses them for ``clustering.<name>.max_nodes``; spectral and kcpd use them for their
-``reduce_above`` parameter.
+N). ``expand_labels(labels_reduced, groups)`` gives every row the label of its block.
+spectral, kmeans and kcpd use them for their ``reduce_above`` parameter.
 """
 
 from __future__ import annotations
