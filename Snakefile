@@ -3,6 +3,7 @@
 # annotations + features -> video table -> hierarchy (GPU when present) per shard of videos
 #   -> segment (CPU) per shard and clustering setting -> Parquet summaries
 #   -> procedure steps across videos -> metrics (per video and activity level) -> report
+# (optional: train -> a HiERO checkpoint, used by a model like any other checkpoint)
 #
 # Run: snakemake --cores N --resources gpu=1   (see README.md)
 
@@ -18,6 +19,7 @@ report: "report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/hierarchy.smk"
 include: "workflow/rules/segment.smk"
 include: "workflow/rules/summarize.smk"
@@ -34,4 +36,5 @@ rule all:
         all_summaries(),
         all_metrics(),
         all_procedure(),
+        all_train(),
     localrule: True

@@ -206,10 +206,12 @@ def tiny_config(annotations_root: Path, features_dir: Path, recording_ids: list[
         "params": {"k_strategy": "task_graph_steps"},
         "device": "cpu",
         "models": {"raw": {"type": "raw", "depth": 2}},
-        "clustering": {"fast": {"temperature": 0.05, "assign_labels": "auto", "random_state": 0,
+        "clustering": {"fast": {"method": "spectral", "temperature": 0.05, "assign_labels": "auto", "random_state": 0,
                                 "smoothing": "mode", "smoothing_window": 3,
                                 "short_video": "skip"}},
         "batching": {"shards": 0},
+        # the procedure stage runs; its per-activity figures (t-SNE) only where a test asks
+        "procedure": {"report_map": False},
         "resources": {"hierarchy": {"threads": 1, "mem_mb": 500, "runtime": 5, "batch_size": 4},
                       "segment": {"threads": 1, "mem_mb": 500, "runtime": 5}},
     }

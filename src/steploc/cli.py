@@ -51,12 +51,14 @@ def cmd_hierarchy(args: argparse.Namespace) -> None:
 def cmd_segment(args: argparse.Namespace) -> None:
     from steploc.intermediate import read_hierarchy
     from steploc.segment.job import run_segment
+    from steploc.segment.memory import fit_budget_mb
     from steploc.video_table import read_video_table, shard_rows
 
     videos = shard_rows(read_video_table(args.video_table), args.shard)
     run_segment(videos, args.features, read_hierarchy(args.nodes, args.hierarchy_videos),
                 args.model_name, args.setting_name, json.loads(args.setting_json),
-                args.segments_out, args.videos_out, array_key=args.array_key)
+                args.segments_out, args.videos_out, array_key=args.array_key,
+                memory_limit_mb=None if args.mem_mb is None else fit_budget_mb(args.mem_mb))
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
@@ -138,6 +140,22 @@ def cmd_procedure(args: argparse.Namespace) -> None:
                            args.model, args.setting, args.steps_out, args.clusters_out,
                            args.quality_out, args.activity_level_out)
     log.info("procedure %s/%s: %s", args.model, args.setting, counts)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from steploc.hiero.training.stage import run_train_stage
+    from steploc.video_table import read_video_table
+
+    try:
+        run_config = json.loads(args.run_config)
+    except ValueError as exc:
+        raise InputError(f"--run-config is not JSON: {exc}") from None
+    if not isinstance(run_config, dict):
+        raise InputError("--run-config must be a JSON object (a train.runs.<run> entry)")
+    run_train_stage(read_video_table(args.video_table), args.features, args.narrations,
+                    run_config, args.state_dir, args.checkpoint_out, args.metrics_out,
+                    args.figure_out, vectors=args.vectors, init_checkpoint=args.init_checkpoint,
+                    device=args.device, array_key=args.array_key, run_name=args.run_name)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -271,12 +289,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos-out", required=True)
     p.set_defaults(func=cmd_hierarchy)
 
+    p = sub.add_parser("train", help="train HiERO on narrated videos: one train run")
+    p.add_argument("--video-table", required=True)
+    p.add_argument("--features", nargs="+", required=True,
+                   help="the run's feature files, in video-id order (the video table's)")
+    p.add_argument("--array-key", default=None, help=".npz/.pt key (features.array_key)")
+    p.add_argument("--narrations", required=True, help="narration table (.parquet / .csv)")
+    p.add_argument("--vectors", help=".npy narration vectors (a table with a `row` column)")
+    p.add_argument("--run-config", required=True, help="the train.runs.<run> entry as JSON")
+    p.add_argument("--run-name", default="train", help="the run's name (for the log and figure)")
+    p.add_argument("--init-checkpoint", help="start from this official-format checkpoint")
+    p.add_argument("--device", default="auto",
+                   help="auto, cpu, cuda[:N] (an override train.device=... wins)")
+    p.add_argument("--state-dir", required=True,
+                   help="stable folder of the resumable state (not a job output)")
+    p.add_argument("--checkpoint-out", required=True, help="official train.py checkpoint")
+    p.add_argument("--metrics-out", required=True, help="per-step metrics (Parquet)")
+    p.add_argument("--figure-out", required=True, help="loss-curve figure (PNG)")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("segment", help="cluster and segment one shard of videos")
     _shard_arguments(p)
     p.add_argument("--nodes", required=True, help="the shard's hierarchy nodes table")
     p.add_argument("--hierarchy-videos", required=True, help="the shard's hierarchy videos table")
     p.add_argument("--setting-name", required=True)
     p.add_argument("--setting-json", required=True, help="the clustering.<name> entry as JSON")
+    p.add_argument("--mem-mb", type=float, help="the job's memory (MB): a fit that would "
+                   "need more than this minus the job's own allowance is refused first")
     p.add_argument("--segments-out", required=True)
     p.add_argument("--videos-out", required=True)
     p.set_defaults(func=cmd_segment)

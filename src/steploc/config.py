@@ -44,14 +44,69 @@ def check_config(config: dict) -> None:
             raise InputError(
                 f"clustering.{name}.smoothing_window is {window}: it must be odd, because the "
                 f"window is centred on each node (use {window - 1} or {window + 1})")
+    _check_train_runs(config)
+
+
+#: Training config keys the workflow sets from a train run's other entries (rule inputs).
+_TRAIN_OWN_KEYS = {"train.init_from": "init_checkpoint"}
+
+
+def _train_runs(config: dict) -> dict:
+    section = config.get("train")
+    runs = section.get("runs") if isinstance(section, dict) else None
+    return runs if isinstance(runs, dict) else {}
+
+
+def _check_train_runs(config: dict) -> None:
+    """``train.runs.<run>.overrides``: ``key=value`` strings, none of them a key the workflow
+    sets itself (a file given in an override would not be a rule input, so a new file would not
+    retrain)."""
+    for name, run in _train_runs(config).items():
+        if not isinstance(run, dict) or not isinstance(run.get("overrides"), list):
+            continue  # the schema reports it
+        for i, item in enumerate(run["overrides"]):
+            if not isinstance(item, str):
+                continue
+            key, sep, _ = item.partition("=")
+            if not sep or "." not in key.strip():
+                raise InputError(
+                    f"train.runs.{name}.overrides[{i}] is {item!r}: an override is "
+                    "'section.key=value' (e.g. 'train.num_epochs=5'; sections: model, task, "
+                    "data, train)")
+            own = _TRAIN_OWN_KEYS.get(key.strip())
+            if own:
+                raise InputError(
+                    f"train.runs.{name}.overrides[{i}] sets {key.strip()}: use "
+                    f"train.runs.{name}.{own} instead (a rule input, so a new file retrains)")
+
+
+def check_train_overrides(config: dict) -> None:
+    """Build each train run's training config (:func:`steploc.hiero.training.make_config`) from
+    its ``overrides``, so an unknown key or a bad value fails before any job runs, naming the
+    run. Imports torch: the workflow calls it in its main process only."""
+    runs = _train_runs(config)
+    if not runs:
+        return
+    from steploc.hiero.training import make_config
+
+    for name, run in runs.items():
+        try:
+            make_config(None, list(run.get("overrides") or []))
+        except InputError as exc:
+            raise InputError(f"train.runs.{name}.overrides: {exc}") from None
 
 
 def _check_method_parameters(name: str, setting: dict) -> None:
     """A parameter of another method is an error naming both methods (the schema alone would
     only say "unexpected")."""
-    from steploc.schema import common_clustering_keys, segmenter_methods, segmenter_parameters
+    from steploc.schema import (
+        common_clustering_keys,
+        default_method,
+        segmenter_methods,
+        segmenter_parameters,
+    )
 
-    method = setting.get("method", "spectral")
+    method = setting.get("method", default_method())
     methods = segmenter_methods()
     if method not in methods:
         return  # the schema names the allowed methods

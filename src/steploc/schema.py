@@ -45,6 +45,11 @@ def format_defaults(fmt: str) -> dict:
             if "default" in p}
 
 
+def default_method() -> str:
+    """The segmenter of a clustering setting that names none."""
+    return _properties(load_schema(), "clustering", "*")["method"]["default"]
+
+
 def common_clustering_keys() -> list[str]:
     """Keys every clustering setting takes whatever its method (method, smoothing, ...)."""
     return list(_properties(load_schema(), "clustering", "*"))

@@ -56,6 +56,7 @@ def setup_demo(workdir: Path) -> None:
     config["videos"]["max_per_activity"] = 1
     config["features"]["dir"] = "features_synthetic"
     config["evaluation"]["report_videos"] = 1
+    config["procedure"] = {"report_map": False}  # local figure jobs: not what these tests are about
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     _steploc(workdir, "demo-features", "--configfile", str(configfile))
     _steploc(workdir, "demo-checkpoint", "--out", DEMO_CHECKPOINT)

@@ -19,7 +19,8 @@ VIDEOS = ["1_7", "1_8", "1_70", "2_3", "2_30"]
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
     wd = create_workdir(tmp_path_factory.mktemp("procedure"), VIDEOS,
-                        overrides={"procedure": {"k_strategy": "fixed", "k_fixed": 2}})
+                        overrides={"procedure": {"k_strategy": "fixed", "k_fixed": 2,
+                                                  "report_map": True}})
     proc = run_snakemake(wd, "--cores", "2")
     assert proc.returncode == 0, run_output(proc)
     return wd

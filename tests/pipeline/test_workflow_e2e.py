@@ -147,7 +147,7 @@ def test_changed_k_strategy_reruns_only_videos_whose_k_changed(run_shards0):
 
 def test_new_clustering_setting_runs_only_its_jobs(run_shards0):
     wd, _ = run_shards0
-    cfg = wd.variant("newsetting", clustering={"other": {"temperature": 0.1}})
+    cfg = wd.variant("newsetting", clustering={"other": {"method": "spectral", "temperature": 0.1}})
     out = dry_run(wd, configfile=cfg)
     assert core(plan(out)) == {"segment": len(VIDEOS), "summarize": 1}
     for rule, wildcards in planned_jobs(out):

@@ -12,6 +12,7 @@
 # downstream of a rerun job through ancient() inputs are never checked for changed params.)
 
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -19,9 +20,15 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import steploc
-from steploc.config import BASELINE_MODELS, BASELINE_SETTING, check_config
+from steploc.config import (
+    BASELINE_MODELS,
+    BASELINE_SETTING,
+    check_config,
+    check_train_overrides,
+)
 from steploc.errors import InputError
 from steploc.runtime import put_interpreter_first_on_path
+from steploc.schema import CONFIG_SCHEMA
 
 put_interpreter_first_on_path()
 
@@ -30,7 +37,14 @@ try:
 except InputError as exc:
     raise WorkflowError(f"steploc: {exc}") from None
 
-validate(config, schema="../schemas/config.schema.yaml")
+# The package's schema (workflow/schemas/ links to it): its $refs resolve next to it.
+validate(config, schema=str(CONFIG_SCHEMA))
+
+if workflow.is_main_process:
+    try:  # each train run's training config (imports torch: the main process only)
+        check_train_overrides(config)
+    except InputError as exc:
+        raise WorkflowError(f"steploc: {exc}") from None
 
 # Every output under RESULTS, every log under LOGS (config results_dir / logs_dir).
 RESULTS = config["results_dir"].rstrip("/")
@@ -93,14 +107,24 @@ def _build_video_table():
     return table, scorable, truth_files, dataset.truth is not None and EVAL["enabled"]
 
 
+# The checkpoints the train stage writes (absolute path -> run): a model may use one before it
+# exists (Snakemake then runs train -> check_checkpoint -> hierarchy).
+TRAIN_RUNS = config["train"]["runs"]
+TRAINED_CHECKPOINTS = {
+    os.path.abspath(f"{RESULTS}/train/{run}/checkpoint.pth"): run for run in TRAIN_RUNS
+}
+
 for _name, _model in config["models"].items():
     if _model["type"] == "hiero":
         _ckpt = _model.get("checkpoint")
-        if not _ckpt or not Path(_ckpt).is_file():
+        _trained = bool(_ckpt) and os.path.abspath(_ckpt) in TRAINED_CHECKPOINTS
+        if not _trained and (not _ckpt or not Path(_ckpt).is_file()):
             raise WorkflowError(
                 f"steploc: models.{_name}.checkpoint: file {_ckpt!r} not found; check the "
                 "path (`make demo` writes the demo's random-weights checkpoint, "
-                "data/demo_checkpoints/hiero_egovlp_RANDOM_WEIGHTS.pth)"
+                "data/demo_checkpoints/hiero_egovlp_RANDOM_WEIGHTS.pth; a train run's is "
+                f"{RESULTS}/train/<run>/checkpoint.pth, <run> one of train.runs: "
+                f"{', '.join(TRAIN_RUNS) or 'none configured'})"
             )
 
 # SCORABLE: videos with valid ground truth; TRUTH_FILES: the files it is read from (both known
@@ -168,8 +192,11 @@ def shard_features(wildcards):
 
 
 def model_checkpoint(wildcards):
-    """Files a model reads besides the features (a HiERO checkpoint): a new one reruns it."""
+    """Files a model reads besides the features (a HiERO checkpoint): a new one reruns it. A
+    train run's checkpoint is named as the train rule's output, so Snakemake chains them."""
     checkpoint_path = config["models"][wildcards.model].get("checkpoint")
+    if checkpoint_path and os.path.abspath(checkpoint_path) in TRAINED_CHECKPOINTS:
+        return [train_checkpoint(TRAINED_CHECKPOINTS[os.path.abspath(checkpoint_path)])]
     return [checkpoint_path] if checkpoint_path else []
 
 
@@ -364,3 +391,129 @@ if EVALUATE:
     )
 else:
     REPORT_VIDEOS = []
+
+
+# ---------------------------------------------------------------------------- train
+
+
+def train_checkpoint(run):
+    return f"{RESULTS}/train/{run}/checkpoint.pth"
+
+
+def _train_rows(run):
+    """The run's videos (video-table rows, in video-id order): its `videos` list, checked
+    against the table at parse time, or every processable video."""
+    wanted = TRAIN_RUNS[run]["videos"]
+    if wanted is None:
+        return _OK
+    status = dict(zip(VIDEO_TABLE["video_id"], VIDEO_TABLE["status"]))
+    for video in wanted:
+        if status.get(video) != "ok":
+            why = "not in the video table" if video not in status else f"status {status[video]}"
+            raise WorkflowError(
+                f"steploc: train.runs.{run}.videos: video {video!r} cannot be trained on "
+                f"({why}); list processable videos of the video table only"
+            )
+    return _OK[_OK["video_id"].isin(wanted)]
+
+
+TRAIN_ROWS = {run: _train_rows(run) for run in TRAIN_RUNS}
+for _run, _rows in TRAIN_ROWS.items():
+    if _rows.empty:
+        raise WorkflowError(f"steploc: train.runs.{_run}: no processable video to train on")
+
+
+wildcard_constraints:
+    run="|".join(TRAIN_RUNS),
+
+
+def train_inputs(wildcards):
+    """The run's files: its feature files (video-id order), narrations, optional vectors and
+    initial checkpoint; the video table is ancient() as everywhere."""
+    run = TRAIN_RUNS[wildcards.run]
+    inputs = {
+        "video_table": ancient(VIDEO_TABLE_PATH),
+        "features": TRAIN_ROWS[wildcards.run]["feature_path"].tolist(),
+        "narrations": run["narrations"],
+    }
+    if run["vectors"]:
+        inputs["vectors"] = run["vectors"]
+    if run["init_checkpoint"]:
+        inputs["init_checkpoint"] = run["init_checkpoint"]
+    return inputs
+
+
+def train_run_json(wildcards):
+    """The run's config entry (schema defaults filled in): a change retrains."""
+    return json.dumps(TRAIN_RUNS[wildcards.run], sort_keys=True)
+
+
+def train_videos_digest(wildcards):
+    """A hash of what the run's features are (ids, content fingerprints, shapes, periods,
+    layouts): a changed or added video retrains; other video-table columns (K, shard) do not."""
+    import hashlib
+
+    rows = TRAIN_ROWS[wildcards.run]
+    values = [
+        [
+            r.video_id,
+            r.feature_fingerprint,
+            int(r.n_features),
+            int(r.feature_dim),
+            float(r.feature_period_s),
+            r.feature_layout,
+        ]
+        for r in rows.itertuples(index=False)
+    ]
+    return hashlib.blake2b(json.dumps(values).encode(), digest_size=12).hexdigest()
+
+
+def train_state_dir(wildcards, output):
+    """The run's resumable state: next to its outputs, never one of them (Snakemake deletes
+    declared outputs before a job runs), so a killed job resumes when it runs again."""
+    return str(Path(output.checkpoint).parent / "state")
+
+
+def train_arguments(wildcards, input):
+    """Optional command-line options of the train command (files from the rule's input)."""
+    args = []
+    if "vectors" in input.keys():
+        args += ["--vectors", input.vectors]
+    if "init_checkpoint" in input.keys():
+        args += ["--init-checkpoint", input.init_checkpoint]
+    key = config["features"]["array_key"]
+    if key is not None:
+        args += ["--array-key", key]
+    return shlex.join(args)
+
+
+def train_device(run):
+    """The device a run trains on: its `train.device=` override, else the workflow's."""
+    device = config["device"]
+    for item in TRAIN_RUNS[run]["overrides"]:
+        key, _, value = item.partition("=")
+        if key.strip() == "train.device":
+            device = value.strip()
+    return device
+
+
+def train_gpus(wildcards):
+    """1 when the run will train on a GPU (as hierarchy_gpus), else 0."""
+    device = train_device(wildcards.run)
+    if not device.startswith("cuda") and device != "auto":
+        return 0
+    if device == "auto" and not _cuda_expected():
+        return 0
+    return 1
+
+
+def all_train():
+    return [
+        f
+        for run in TRAIN_RUNS
+        for f in (
+            train_checkpoint(run),
+            f"{RESULTS}/train/{run}/metrics.parquet",
+            f"{RESULTS}/report/train/{run}.loss.png",
+        )
+    ]

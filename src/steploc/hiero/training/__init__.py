@@ -52,9 +52,11 @@ For the official scripts' strict load of ``task``, point ``task.text_model_weigh
 ``egovlp_text.pth``: its 100 tensors are copied into the checkpoint as ``text_model.*``.
 
 Modules: :mod:`.config`, :mod:`.narrations`, :mod:`.data`, :mod:`.forward`, :mod:`.heads`,
-:mod:`.losses`, :mod:`.optim`, :mod:`.checkpoint`, :mod:`.loop`, and :mod:`.synthetic` (a SYNTHETIC
+:mod:`.losses`, :mod:`.optim`, :mod:`.checkpoint`, :mod:`.loop`, :mod:`.synthetic` (a SYNTHETIC
 narrated data generator and the trained-vs-random segmentation check; not imported here, as it
-needs :mod:`steploc.metrics` and :mod:`steploc.segment`).
+needs :mod:`steploc.metrics` and :mod:`steploc.segment`) and :mod:`.stage` (the workflow's train
+stage: video-table rows and files in, checkpoint, metrics and loss figure out; not imported
+here either).
 """
 
 from .checkpoint import (
@@ -80,6 +82,7 @@ from .loop import (
     CONFIG_NAME,
     METRICS_NAME,
     STATE_NAME,
+    ResumeMismatch,
     StepReport,
     TrainResult,
     build_model,
@@ -103,6 +106,7 @@ __all__ = [
     "LRSchedule",
     "ModelConfig",
     "NarrationTable",
+    "ResumeMismatch",
     "Sample",
     "StepReport",
     "TaskConfig",

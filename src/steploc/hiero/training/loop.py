@@ -75,6 +75,11 @@ _RESUMABLE_CHANGES = {
 }
 
 
+class ResumeMismatch(InputError):
+    """The saved training state belongs to a run with another config or other data, so it
+    cannot be resumed (``resume=False`` starts afresh, overwriting it)."""
+
+
 # --------------------------------------------------------------------------- building blocks
 def build_model(config: TrainingConfig, period_s: float | None = None) -> HiERO:
     """HiERO with the reference's initialisation (PyTorch defaults; in every TDGC
@@ -377,10 +382,10 @@ def train(
             state = load_resume_state(state_path)
             changes = _config_changes(state["config"], cfg.to_dict())
             if changes:
-                raise InputError("cannot resume: the training config changed: "
+                raise ResumeMismatch("cannot resume: the training config changed: "
                                  + "; ".join(changes), path=state_path)
             if state["data_fingerprint"] != data.fingerprint():
-                raise InputError("cannot resume: the training data (samples, narrations) "
+                raise ResumeMismatch("cannot resume: the training data (samples, narrations) "
                                  "differ from the run that wrote this state", path=state_path)
             model.load_state_dict(state["model"])
             task.load_state_dict(state["task"])
