@@ -47,7 +47,9 @@ def write_config(workdir: Path, features_dir: Path, checkpoint: Path, model: str
     config["models"] = {model: models[model]}
     config["clustering"] = {"default": {**config["clustering"]["default"],
                                         "temperature": temperature}}
+    # the same work as the loop: no scoring, no procedure stage
     config["evaluation"] = {"enabled": False}
+    config["procedure"] = {"enabled": False}
     path = workdir / f"config_{temperature}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
