@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "breakfast_sample"
+VIDEOS = ["P06_cam01_P06_coffee", "P08_webcam01_P08_coffee"]
 
 
 def write_config(workdir: Path, features: Path, pattern: str, layout: str) -> None:
@@ -24,6 +25,7 @@ def write_config(workdir: Path, features: Path, pattern: str, layout: str) -> No
     config["features"].update(dir=str(features), pattern=pattern, layout=layout)
     config["clustering"] = {"kcpd": {"method": "kcpd", "smoothing": "none"}}
     config["evaluation"]["report_videos"] = 1
+    config["videos"] = {"recording_ids": VIDEOS}  # two of the five: enough, and faster
     config["procedure"] = {"report_map": False}
     workdir.mkdir(parents=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
@@ -33,6 +35,8 @@ def test_dxt_copy_gives_identical_outputs(tmp_path):
     transposed = tmp_path / "features_dxt"
     transposed.mkdir()
     for path in sorted((SAMPLE / "features").glob("*.txt")):
+        if path.stem not in VIDEOS:
+            continue
         arr = np.loadtxt(path, dtype=np.float32)
         np.save(transposed / f"{path.stem}.npy", np.ascontiguousarray(arr.T))
     runs = {"txd": (SAMPLE / "features", "{video_id}.txt", "TxD"),
@@ -53,4 +57,4 @@ def test_dxt_copy_gives_identical_outputs(tmp_path):
                                                              errors="ignore")
         pd.testing.assert_frame_equal(txd, dxt, obj=str(relative))
     overall = pd.read_parquet(results["txd"] / "metrics" / "overall.parquet")
-    assert (overall["videos_scored"] == 5).all()
+    assert (overall["videos_scored"] == len(VIDEOS)).all()

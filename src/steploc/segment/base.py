@@ -78,6 +78,14 @@ class StepSegmenter(ClusterMixin, BaseEstimator):
         return GENERAL_FIX
 
     # ----------------------------------------------------------------------------- shared
+    def n_rows_to_cluster(self, n_samples: int) -> int:
+        """Rows the method clusters: ``n_samples``, or, for a method with a ``reduce_above``
+        parameter and more rows than that, ``max(reduce_above, K)`` block means."""
+        reduce_above = getattr(self, "reduce_above", None)
+        if reduce_above is None or n_samples <= reduce_above:
+            return int(n_samples)
+        return int(max(reduce_above, self.n_clusters))
+
     def _check_k(self, n_rows: int) -> None:
         k = self.n_clusters
         if isinstance(k, bool) or int(k) != k or not 2 <= k <= n_rows:

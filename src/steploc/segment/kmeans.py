@@ -57,12 +57,6 @@ class KMeansStepSegmenter(StepSegmenter):
         self.reduce_above = reduce_above
         self.memory_limit_mb = memory_limit_mb
 
-    def n_rows_to_cluster(self, n_samples: int) -> int:
-        """Rows k-means runs on: ``n_samples``, or ``max(reduce_above, K)``."""
-        if self.reduce_above is None or n_samples <= self.reduce_above:
-            return int(n_samples)
-        return int(max(self.reduce_above, self.n_clusters))
-
     def estimated_memory_bytes(self, n_samples: int, n_features: int) -> int:
         m = self.n_rows_to_cluster(n_samples)
         # float64: the input copy and its unit rows (N x D); block sums and means, KMeans'

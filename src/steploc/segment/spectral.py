@@ -80,12 +80,6 @@ class SpectralStepSegmenter(StepSegmenter):
         self.reduce_above = reduce_above
         self.memory_limit_mb = memory_limit_mb
 
-    def n_rows_to_cluster(self, n_samples: int) -> int:
-        """Rows the dense clustering runs on: ``n_samples``, or ``max(reduce_above, K)``."""
-        if self.reduce_above is None or n_samples <= self.reduce_above:
-            return int(n_samples)
-        return int(max(self.reduce_above, self.n_clusters))
-
     def estimated_memory_bytes(self, n_samples: int, n_features: int) -> int:
         m = self.n_rows_to_cluster(n_samples)
         rows = 8 * n_features * (2 * n_samples + 2 * m)  # float64 copies of X and of the means
