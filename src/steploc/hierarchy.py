@@ -177,29 +177,15 @@ def run_hierarchy(videos: pd.DataFrame, feature_paths: list[str], model_name: st
     import pyarrow as pa
 
     from steploc.errors import VideoSkipped
-    from steploc.features import load_features
-    from steploc.fingerprint import file_fingerprint
     from steploc.intermediate import HIERARCHY_VIDEOS_SCHEMA, fixed_size_rows, nodes_schema, write_table
+    from steploc.video_table import check_feature_paths, load_table_features
 
     rows = list(videos.itertuples(index=False))
-    if len(feature_paths) != len(rows):
-        raise InputError(f"{len(feature_paths)} feature files given for {len(rows)} videos")
-    for r, path in zip(rows, feature_paths, strict=True):
-        if str(path) != str(r.feature_path):
-            raise InputError(f"feature file {path!r} is not the video table's "
-                             f"{r.feature_path!r} for this video", video=r.video_id)
+    check_feature_paths(rows, feature_paths)
     if isinstance(model, HieroModel):
         model.check_dimensions([int(r.feature_dim) for r in rows], [r.video_id for r in rows],
                                [r.feature_path for r in rows])
-    arrays = []
-    for r in rows:
-        if file_fingerprint(r.feature_path) != r.feature_fingerprint:
-            raise InputError("the feature file changed while the run was going on (its content "
-                             "differs from when the video table was built); run again",
-                             video=r.video_id, path=r.feature_path)
-        arrays.append(load_features(r.feature_path, array_key, r.video_id,
-                                    (int(r.n_features), int(r.feature_dim)),
-                                    layout=str(r.feature_layout)))
+    arrays = load_table_features(rows, array_key)
     log.info("model %r on %s, depth %d: %d video(s)", model_name,
              getattr(model, "device", "cpu"), model.depth, len(rows))
 

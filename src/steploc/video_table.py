@@ -269,6 +269,36 @@ def lock_working_directory(lock_path: str | Path) -> bool:
     return True
 
 
+def check_feature_paths(rows: list, feature_paths, what: str = "videos") -> None:
+    """``feature_paths`` (a job's inputs) must be the video table's files of ``rows``, one
+    per video, in the same order."""
+    if len(feature_paths) != len(rows):
+        raise InputError(f"{len(feature_paths)} feature files given for the {len(rows)} "
+                         f"{what} (one per video, in video-id order)")
+    for r, path in zip(rows, feature_paths, strict=True):
+        if str(path) != str(r.feature_path):
+            raise InputError(f"feature file {str(path)!r} is not the video table's "
+                             f"{r.feature_path!r} for this video", video=r.video_id)
+
+
+def load_table_features(rows: list, array_key: str | None = None) -> list[np.ndarray]:
+    """The validated ``(T, D)`` features of video-table ``rows``, each file checked against
+    the content fingerprint recorded when the table was built."""
+    from steploc.features import load_features
+    from steploc.fingerprint import file_fingerprint
+
+    arrays = []
+    for r in rows:
+        if file_fingerprint(r.feature_path) != r.feature_fingerprint:
+            raise InputError("the feature file changed while the run was going on (its content "
+                             "differs from when the video table was built); run again",
+                             video=r.video_id, path=r.feature_path)
+        arrays.append(load_features(r.feature_path, array_key, r.video_id,
+                                    (int(r.n_features), int(r.feature_dim)),
+                                    layout=str(r.feature_layout)))
+    return arrays
+
+
 def shard_rows(table: pd.DataFrame, shard: str) -> pd.DataFrame:
     """The processable videos of one batch job, in id order."""
     rows = table[(table["status"] == "ok") & (table["shard"] == shard)]

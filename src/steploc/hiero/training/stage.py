@@ -83,28 +83,13 @@ def load_run_videos(rows: pd.DataFrame, feature_paths: Sequence[str | Path],
                     array_key: str | None = None) -> list[VideoFeatures]:
     """The features of ``rows`` (video-table rows, in order) from ``feature_paths``, which must
     be the table's files of those videos, in the same order, with unchanged content."""
-    from steploc.features import load_features
-    from steploc.fingerprint import file_fingerprint
+    from steploc.video_table import check_feature_paths, load_table_features
 
     records = list(rows.itertuples(index=False))
-    if len(feature_paths) != len(records):
-        raise InputError(f"{len(feature_paths)} feature files given for the {len(records)} "
-                         "videos of the train run (one per video, in video-id order)")
-    for r, path in zip(records, feature_paths, strict=True):
-        if str(path) != str(r.feature_path):
-            raise InputError(f"feature file {str(path)!r} is not the video table's "
-                             f"{r.feature_path!r} for this video", video=r.video_id)
-    videos = []
-    for r in records:
-        if file_fingerprint(r.feature_path) != r.feature_fingerprint:
-            raise InputError("the feature file changed while the run was going on (its content "
-                             "differs from when the video table was built); run again",
-                             video=r.video_id, path=r.feature_path)
-        features = load_features(r.feature_path, array_key, r.video_id,
-                                 (int(r.n_features), int(r.feature_dim)),
-                                 layout=str(r.feature_layout))
-        videos.append(VideoFeatures(r.video_id, features, float(r.feature_period_s)))
-    return videos
+    check_feature_paths(records, feature_paths, "videos of the train run")
+    return [VideoFeatures(r.video_id, features, float(r.feature_period_s))
+            for r, features in zip(records, load_table_features(records, array_key),
+                                   strict=True)]
 
 
 def stage_inputs(rows: pd.DataFrame, run_config: Mapping[str, Any], narrations: str | Path,
