@@ -94,19 +94,23 @@ class HieroModel:
     """The ``hiero`` model: our HiERO re-implementation on an official checkpoint.
 
     The checkpoint is loaded (safely, strictly checked) when the model is built, so a missing or
-    bad file fails the job before any video is read. Videos are batched per forward.
+    bad file fails the job before any video is read: this load is the checkpoint's validation
+    (no separate job loads it first). Videos are batched per forward.
     ``positions: index`` feeds feature indices (the notebook and the official EgoProceL
     evaluation); ``seconds`` feeds index x the video's real feature period.
     """
 
     def __init__(self, checkpoint: str, depth: int, positions: str, device: str = "auto"):
-        from steploc.hiero import load_checkpoint
+        from steploc.hiero import CheckpointError, load_checkpoint
 
         self.depth = int(depth)
         self.positions = positions
         self.device = select_device(device)
         self.checkpoint = checkpoint
-        self.model = load_checkpoint(self.checkpoint, device=self.device)
+        try:
+            self.model = load_checkpoint(self.checkpoint, device=self.device)
+        except CheckpointError as exc:  # names the file and the problem
+            raise InputError(f"not a usable HiERO checkpoint: {exc}") from exc
 
     @property
     def hidden_size(self) -> int:

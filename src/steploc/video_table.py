@@ -12,12 +12,12 @@ feature_fingerprint, shard, status, reason``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from steploc.batching import assign_shards
-from steploc.datasets import GROUND_TRUTH_K, Dataset, load_dataset
 from steploc.errors import InputError
 from steploc.features import (
     check_feature_shape,
@@ -27,6 +27,9 @@ from steploc.features import (
     resolve_layout,
 )
 from steploc.fingerprint import FingerprintCache
+
+if TYPE_CHECKING:  # building imports the datasets (and scipy); jobs only read the table
+    from steploc.datasets import Dataset
 
 COLUMNS = [
     "video_id", "activity_id", "activity_name", "n_clusters", "k_strategy", "duration_s",
@@ -53,6 +56,8 @@ def build_video_table(config: dict, fingerprints: FingerprintCache | None = None
     already has it; ``fingerprints`` reuses the content hashes of unchanged feature files
     between runs.
     """
+    from steploc.datasets import GROUND_TRUTH_K, load_dataset
+
     fingerprints = fingerprints or FingerprintCache()
     if dataset is None:
         dataset = load_dataset(config["annotations"], config.get("videos", {}))
@@ -117,6 +122,8 @@ def build_video_table(config: dict, fingerprints: FingerprintCache | None = None
 def _annotation_k(dataset: Dataset, strategy: str, fixed: int | None, fmt: str
                   ) -> dict[str, int]:
     """K of every video for the strategies that need no features (ground-truth K later)."""
+    from steploc.datasets import GROUND_TRUTH_K
+
     videos = dataset.videos
     if strategy == "fixed":
         if fixed is None:

@@ -68,6 +68,8 @@ def test_too_short_video_is_a_recorded_skip(hiero_run):
 
 
 def test_bad_checkpoint_fails_before_any_video(tmp_path):
+    """The hierarchy job's loader is the validation: the job fails naming the file and the
+    problem before it reads a video, and the model has no outputs."""
     bad = tmp_path / "not_a_checkpoint.pth"
     bad.write_text("this is a text file, not a checkpoint\n")
     rows = {"1_7": 48, "2_3": 52, "2_4": 4}
@@ -75,11 +77,14 @@ def test_bad_checkpoint_fails_before_any_video(tmp_path):
     write_256d_features(wd, rows)
     proc = run_snakemake(wd, "--cores", "1", "--resources", "gpu=1")
     assert proc.returncode != 0
-    check_log = (wd.path / "logs/check_checkpoint/hiero_random.log").read_text()
-    assert "not_a_checkpoint.pth" in check_log and "not a readable torch checkpoint" in check_log
-    # No model processed any video: not HiERO, and not the raw model beside it either.
-    assert not (wd.path / "logs/hierarchy").exists()
-    assert not (wd.path / "results" / "hierarchy").exists()
+    logs = list((wd.path / "logs/hierarchy/hiero_random").glob("*.log"))
+    assert logs, run_output(proc)
+    for log in logs:
+        text = log.read_text()
+        assert "not_a_checkpoint.pth" in text and "not a readable torch checkpoint" in text
+        assert "Traceback" not in text and "steploc.hierarchy: video" not in text
+    assert not (wd.path / "results/hierarchy/hiero_random").exists()
+    assert not (wd.path / "results/segments/hiero_random").exists()
 
 
 def test_missing_checkpoint_fails_at_parse_time(tmp_path):

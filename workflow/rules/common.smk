@@ -108,7 +108,7 @@ def _build_video_table():
 
 
 # The checkpoints the train stage writes (absolute path -> run): a model may use one before it
-# exists (Snakemake then runs train -> check_checkpoint -> hierarchy).
+# exists (Snakemake then runs train -> hierarchy; the hierarchy job's loader validates it).
 TRAIN_RUNS = config["train"]["runs"]
 TRAINED_CHECKPOINTS = {
     os.path.abspath(f"{RESULTS}/train/{run}/checkpoint.pth"): run for run in TRAIN_RUNS
@@ -198,16 +198,6 @@ def model_checkpoint(wildcards):
     if checkpoint_path and os.path.abspath(checkpoint_path) in TRAINED_CHECKPOINTS:
         return [train_checkpoint(TRAINED_CHECKPOINTS[os.path.abspath(checkpoint_path)])]
     return [checkpoint_path] if checkpoint_path else []
-
-
-CHECKPOINT_MODELS = [m for m in MODELS if config["models"][m]["type"] == "hiero"]
-
-
-def checkpoint_checks():
-    """Every hierarchy job waits for every checkpoint's validation, so a bad checkpoint fails
-    the run before any video is processed (by any model). ancient(): ordering only, a new
-    validation record never reruns anything (the checkpoint itself is the rerun trigger)."""
-    return [ancient(f"{RESULTS}/checkpoints/{m}.json") for m in CHECKPOINT_MODELS]
 
 
 def model_arguments(wildcards, input):
