@@ -141,7 +141,10 @@ def test_loaded_checkpoint_runs_like_the_trained_model(free_run):
 
 def test_teacher_forced_checkpoint_equals_the_fixture(tmp_path):
     """The checkpoint written after the 3 teacher-forced optimiser steps equals
-    ``hiero_train_step3.pth``: weights and Adam moments bit for bit, the rest field by field."""
+    ``hiero_train_step3.pth``: keys and order exactly, weights and Adam moments within the
+    fixture's optimiser tolerance (max abs 1e-6, its README §8 B), the rest field by field.
+    Bit equality holds on the CPU the fixture was made on but not on every CPU: on an AVX2
+    machine torch's Adam lands 1 ulp away (3e-8) on ~1,000 of the weights."""
     model, task, optimizer, schedule, config = teacher_forced_run(3)
     path = write_official_checkpoint(
         tmp_path / "model.pth",
@@ -152,16 +155,19 @@ def test_teacher_forced_checkpoint_equals_the_fixture(tmp_path):
     for section in ("model", "task"):
         assert list(ours[section]) == list(ref[section])
         for key, value in ref[section].items():
-            assert torch.equal(ours[section][key], value), (section, key)
+            torch.testing.assert_close(ours[section][key], value, rtol=0, atol=1e-6,
+                                       msg=f"{section}.{key}")
     for i, state in ref["optimizer"]["state"].items():
-        for key in ("exp_avg", "exp_avg_sq", "step"):
-            assert torch.equal(ours["optimizer"]["state"][i][key], state[key]), (i, key)
+        assert torch.equal(ours["optimizer"]["state"][i]["step"], state["step"]), i
+        for key in ("exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(ours["optimizer"]["state"][i][key], state[key], rtol=0,
+                                       atol=1e-6, msg=f"optimizer state {i} {key}")
     assert ours["optimizer"]["param_groups"] == ref["optimizer"]["param_groups"]
     assert ours["scheduler"] == ref["scheduler"]
     assert ours["step"] == ref["step"]
-    loaded = load_checkpoint(path)
+    loaded = load_checkpoint(path)  # the safe loader gives back exactly what was written
     for key, value in loaded.state_dict().items():
-        assert torch.equal(value, ref["model"][key])
+        assert torch.equal(value, ours["model"][key]), key
 
 
 def test_text_model_weights_are_copied(tmp_path):
