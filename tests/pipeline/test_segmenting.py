@@ -232,3 +232,21 @@ def test_spectral_rejects_bad_k():
         SpectralStepSegmenter(n_clusters=7).fit(x)
     with pytest.raises(ValueError):
         SpectralStepSegmenter(n_clusters=1).fit(x)
+
+
+def test_segment_stage_refuses_feature_files_that_are_not_the_tables(tmp_path):
+    """The segment stage checks its feature files against the video table, as the hierarchy
+    stage does: a wrong file (or one missing) is an error naming the video, nothing written."""
+    import pandas as pd
+
+    from steploc.errors import InputError
+    from steploc.segment.job import run_segment
+
+    videos = pd.DataFrame({"video_id": ["a", "b"], "feature_path": ["/x/a.npy", "/x/b.npy"],
+                           "feature_dim": [16, 16]})
+    out = tmp_path / "s.parquet", tmp_path / "v.parquet"
+    with pytest.raises(InputError, match="video 'b'.*is not the video table's"):
+        run_segment(videos, ["/x/a.npy", "/y/b.npy"], {}, "m", "s", {}, *out)
+    with pytest.raises(InputError, match="1 feature files given for the 2 videos"):
+        run_segment(videos, ["/x/a.npy"], {}, "m", "s", {}, *out)
+    assert not any(p.exists() for p in out)

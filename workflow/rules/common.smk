@@ -231,13 +231,17 @@ def _cuda_expected():
     return nvidia_driver_present()
 
 
-def hierarchy_gpus(wildcards):
-    """1 when the job will use a GPU (device cuda, or auto on a host with an NVIDIA driver),
-    else 0: CPU jobs then run side by side. A cluster profile's set-resources overrides it."""
-    device = config["device"]
+def gpus_for_device(device):
+    """1 when a job on `device` will use a GPU (cuda, or auto on a host with an NVIDIA
+    driver), else 0: CPU jobs then run side by side. A cluster profile's set-resources
+    overrides it."""
     if device == "cpu" or (device == "auto" and not _cuda_expected()):
         return 0
     return 1
+
+
+def hierarchy_gpus(wildcards):
+    return gpus_for_device(config["device"])
 
 
 def array_key_argument():
@@ -471,9 +475,6 @@ def train_arguments(wildcards, input):
         args += ["--vectors", input.vectors]
     if "init_checkpoint" in input.keys():
         args += ["--init-checkpoint", input.init_checkpoint]
-    key = config["features"]["array_key"]
-    if key is not None:
-        args += ["--array-key", key]
     return shlex.join(args)
 
 
@@ -488,13 +489,7 @@ def train_device(run):
 
 
 def train_gpus(wildcards):
-    """1 when the run will train on a GPU (as hierarchy_gpus), else 0."""
-    device = train_device(wildcards.run)
-    if not device.startswith("cuda") and device != "auto":
-        return 0
-    if device == "auto" and not _cuda_expected():
-        return 0
-    return 1
+    return gpus_for_device(train_device(wildcards.run))
 
 
 def all_train():

@@ -34,10 +34,12 @@ rule train:
         videos=train_videos_digest,
         state_dir=train_state_dir,
         options=train_arguments,
+        array_key=array_key_argument(),
         device=config["device"],
     shell:
         "python -m steploc --threads {threads} train --video-table {input.video_table:q}"
-        " --features {input.features:q} --narrations {input.narrations:q} {params.options}"
+        " --features {input.features:q} {params.array_key} --narrations {input.narrations:q}"
+        " {params.options}"
         " --run-name {wildcards.run:q} --run-config {params.run:q}"
         " --device {params.device:q} --state-dir {params.state_dir:q}"
         " --checkpoint-out {output.checkpoint:q} --metrics-out {output.metrics:q}"

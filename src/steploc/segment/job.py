@@ -80,16 +80,16 @@ def run_segment(videos: pd.DataFrame, feature_paths: list[str],
         shard_segments_schema,
         write_table,
     )
+    from steploc.video_table import check_feature_paths
 
     rows = list(videos.itertuples(index=False))
-    if len(feature_paths) != len(rows):
-        raise InputError(f"{len(feature_paths)} feature files given for {len(rows)} videos")
+    check_feature_paths(rows, feature_paths)
     dim = int(rows[0].feature_dim)
     seg_columns: dict[str, list] = {name: [] for name in
                                     ("video_id", "segment_idx", "start_node", "end_node",
                                      "start_feature", "end_feature", "cluster")}
     embeddings, video_rows = [], []
-    for r, path in zip(rows, feature_paths, strict=False):
+    for r, path in zip(rows, feature_paths, strict=True):
         nodes = hierarchy.get(r.video_id)
         if nodes is None:
             raise InputError(f"video {r.video_id!r} is missing from the hierarchy output; "
